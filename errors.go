@@ -1,0 +1,79 @@
+package gohere
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an error for the edges: each adapter maps it once, to an
+// HTTP status (internal/server) or a CLI exit code (cmd/gohere).
+type Kind int
+
+const (
+	Internal Kind = iota
+	Invalid
+	NotFound
+	Conflict
+	Unauthorized
+	Forbidden
+	TooLarge
+	Unavailable
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Invalid:
+		return "invalid"
+	case NotFound:
+		return "not found"
+	case Conflict:
+		return "conflict"
+	case Unauthorized:
+		return "unauthorized"
+	case Forbidden:
+		return "forbidden"
+	case TooLarge:
+		return "too large"
+	case Unavailable:
+		return "unavailable"
+	}
+	return "internal"
+}
+
+// Error is an error with a Kind. Msg is safe to show to users.
+type Error struct {
+	Kind Kind
+	Msg  string
+	Err  error // optional cause, not shown to users
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds a user-facing error of the given kind. A %w verb wraps the
+// cause as with fmt.Errorf.
+func Errorf(kind Kind, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Kind: kind, Msg: err.Error(), Err: errors.Unwrap(err)}
+}
+
+// KindOf returns the kind of the first *Error in err's chain, or Internal.
+func KindOf(err error) Kind {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Kind
+	}
+	return Internal
+}
+
+// Sentinels for states callers branch on.
+var (
+	ErrNotFound = &Error{Kind: NotFound, Msg: "not found"}
+	ErrConflict = &Error{Kind: Conflict, Msg: "conflict"}
+	ErrNoData   = &Error{Kind: Invalid, Msg: "no data"}
+)
