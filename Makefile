@@ -1,0 +1,26 @@
+# `make test` is the one command that runs every test on a fresh machine with Go:
+# it installs the Debian packages the tests use (only those missing) first.
+export GOTOOLCHAIN := local
+GO ?= go
+
+.PHONY: test deps check demo bench build
+
+test: deps check
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+deps:
+	bash scripts/install-test-deps.sh
+
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o gohere ./cmd/gohere
+
+demo:
+	$(GO) run ./cmd/gohere demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/internal/client"
+)
+
+// clientFlags are shared by every command that talks to a server.
+type clientFlags struct {
+	server  string
+	token   string
+	output  string
+	timeout time.Duration
+}
+
+func (f *clientFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.server, "server", os.Getenv("GOHERE_SERVER"), "gohere server URL (env GOHERE_SERVER)")
+	cmd.Flags().StringVar(&f.token, "token", "", "API token (env GOHERE_TOKEN; prefer the env: flags show in ps)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Second, "request timeout")
+}
+
+func (f *clientFlags) client() (*client.Client, error) {
+	if f.output != "text" && f.output != "json" {
+		return nil, gohere.Errorf(gohere.Invalid, "-o %q: want text or json", f.output)
+	}
+	token := f.token
+	if token == "" {
+		token = os.Getenv("GOHERE_TOKEN")
+	}
+	return client.New(f.server, token, f.timeout)
+}
+
+// ciTraceContext joins the CI pipeline's trace: CI systems export the job's
+// W3C trace context as TRACEPARENT (and TRACESTATE).
+func ciTraceContext(ctx context.Context) context.Context {
+	carrier := propagation.MapCarrier{}
+	if v := os.Getenv("TRACEPARENT"); v != "" {
+		carrier["traceparent"] = v
+	}
+	if v := os.Getenv("TRACESTATE"); v != "" {
+		carrier["tracestate"] = v
+	}
+	return propagation.TraceContext{}.Extract(ctx, carrier)
+}
+
+func newDeployCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "deploy", Short: "Record deploys: start, finish, list"}
+	cmd.AddCommand(newDeployStartCmd(), newDeployFinishCmd(), newDeployListCmd())
+	return cmd
+}
+
+func newDeployStartCmd() *cobra.Command {
+	var (
+		cf      clientFlags
+		req     client.StartRequest
+		changes []string
+	)
+	cmd := &cobra.Command{
+		Use:   "start --service S --env E --version V",
+		Short: "Record a deploy; prints its id, the GO HERE link and the report link",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, s := range changes {
+				c, err := gohere.ParseChange(s)
+				if err != nil {
+					return err
+				}
+				req.Changes = append(req.Changes, c)
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.StartDeploy(ciTraceContext(cmd.Context()), req)
+			if err != nil {
+				return err
+			}
+			return printDeploy(cmd.OutOrStdout(), cf.output, d)
+		},
+	}
+	cf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&req.Service, "service", "", "service name (required)")
+	fl.StringVar(&req.Env, "env", "", "environment (required)")
+	fl.StringVar(&req.Version, "version", "", "version being deployed (required)")
+	fl.StringVar(&req.BaselineVersion, "baseline", "", "stable version to compare with (default: the last succeeded deploy)")
+	fl.StringVar(&req.Stage, "stage", "canary", "canary or full")
+	fl.StringVar(&req.Commit, "commit", "", "commit SHA")
+	fl.StringVar(&req.Author, "author", "", "author of the change")
+	fl.StringVar(&req.MergedBy, "merged-by", "", "who merged it")
+	fl.StringVar(&req.PR, "pr", "", "pull request URL")
+	fl.StringArrayVar(&changes, "change", nil, "a shipped change as SHA:AUTHOR:TITLE (repeatable)")
+	fl.StringVar(&req.IdempotencyKey, "idempotency-key", os.Getenv("GOHERE_IDEMPOTENCY_KEY"), "makes a retried start return the same deploy")
+	for _, name := range []string{"service", "env", "version"} {
+		_ = cmd.MarkFlagRequired(name) // cannot fail: the flags exist
+	}
+	return cmd
+}
+
+func newDeployFinishCmd() *cobra.Command {
+	var (
+		cf     clientFlags
+		status string
+	)
+	cmd := &cobra.Command{
+		Use:   "finish ID --status succeeded|failed|halted|rolled_back",
+		Short: "Close a deploy",
+		Args:  exactArgs(1, "deploy ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := gohere.ParseFinalStatus(status)
+			if err != nil {
+				return err
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.FinishDeploy(ciTraceContext(cmd.Context()), args[0], st)
+			if err != nil {
+				return err
+			}
+			return printDeploy(cmd.OutOrStdout(), cf.output, d)
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&status, "status", "", "succeeded, failed, halted or rolled_back (required)")
+	_ = cmd.MarkFlagRequired("status")
+	return cmd
+}
+
+func newDeployListCmd() *cobra.Command {
+	var (
+		cf           clientFlags
+		f            gohere.DeployFilter
+		since, until string
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--service S] [--env E]",
+		Short: "List deploys, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if f.Since, err = parseTimeFlag("since", since); err != nil {
+				return err
+			}
+			if f.Until, err = parseTimeFlag("until", until); err != nil {
+				return err
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			ds, err := c.ListDeploys(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			if cf.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"deploys": ds})
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSERVICE\tENV\tVERSION\tBASELINE\tSTAGE\tSTATUS\tSTARTED")
+			for _, d := range ds {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Service, d.Env, d.Version,
+					orDash(d.BaselineVersion), d.Stage, d.Status, d.StartedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	cf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.Service, "service", "", "only this service")
+	fl.StringVar(&f.Env, "env", "", "only this environment")
+	fl.StringVar(&since, "since", "", "only deploys started at or after this RFC3339 time")
+	fl.StringVar(&until, "until", "", "only deploys started before this RFC3339 time")
+	fl.IntVar(&f.Limit, "limit", 50, "at most this many")
+	return cmd
+}
+
+func parseTimeFlag(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, gohere.Errorf(gohere.Invalid, "--%s %q: want an RFC3339 time", name, v)
+	}
+	return t, nil
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return gohere.Errorf(gohere.Invalid, "want %s, got %d arguments", what, len(args))
+		}
+		return nil
+	}
+}
+
+func printDeploy(w io.Writer, format string, d client.DeployView) error {
+	if format == "json" {
+		return writeJSON(w, d)
+	}
+	baseline := d.BaselineVersion
+	if baseline == "" {
+		baseline = "none (first deploy of this service here)"
+	}
+	_, err := fmt.Fprintf(w, "deploy %s: %s %s %s (%s, %s), baseline %s\nGO HERE: %s\nreport:  %s\n",
+		d.ID, d.Service, d.Env, d.Version, d.Stage, d.Status, baseline, d.GoHereURL, d.ReportURL)
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
