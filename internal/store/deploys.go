@@ -1,0 +1,414 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/gohere/gohere"
+)
+
+// List limits.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+	// MaxIdempotencyKeyLen bounds a client-chosen key.
+	MaxIdempotencyKeyLen = 256
+)
+
+const deployCols = "id, service, env, version, baseline_version, stage, status, commit_sha, author, merged_by, pr, started_at, finished_at"
+
+// errReplay ends a CreateDeploy transaction whose idempotency key was used
+// before: nothing is written, the first deploy is returned.
+var errReplay = errors.New("idempotency key replayed")
+
+// CreateDeploy records a new deploy, its changes and an outbox entry for its
+// annotation, all in one transaction. Empty fields get defaults: ID (UUIDv7),
+// Status running, Stage canary, StartedAt now. With a non-empty
+// idempotencyKey a repeated call returns the first deploy and created=false;
+// the same key for another service, env or version is a Conflict.
+func (db *DB) CreateDeploy(ctx context.Context, d gohere.Deploy, idempotencyKey string) (_ gohere.Deploy, created bool, err error) {
+	ctx, span := db.start(ctx, "CreateDeploy",
+		attribute.String("gohere.service", d.Service), attribute.String("gohere.env", d.Env))
+	defer func() { end(span, err) }()
+
+	d, err = newDeploy(d)
+	if err != nil {
+		return gohere.Deploy{}, false, err
+	}
+	if len(idempotencyKey) > MaxIdempotencyKeyLen {
+		return gohere.Deploy{}, false, gohere.Errorf(gohere.Invalid, "idempotency key is %d bytes long; at most %d", len(idempotencyKey), MaxIdempotencyKeyLen)
+	}
+	if !utf8.ValidString(idempotencyKey) || strings.ContainsRune(idempotencyKey, 0) {
+		return gohere.Deploy{}, false, gohere.Errorf(gohere.Invalid, "idempotency key %q: want UTF-8 text", idempotencyKey)
+	}
+	span.SetAttributes(attribute.String("gohere.deploy_id", d.ID))
+	what := "deploy " + d.ID
+	var first gohere.Deploy
+	err = db.inTx(ctx, what, func(tx *sql.Tx) error {
+		var finished sql.NullInt64
+		if !d.FinishedAt.IsZero() {
+			finished = sql.NullInt64{Int64: toDB(d.FinishedAt), Valid: true}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO deploys (`+deployCols+`, idempotency_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			ON CONFLICT (idempotency_key) DO NOTHING`,
+			d.ID, d.Service, d.Env, d.Version, d.BaselineVersion, string(d.Stage), string(d.Status),
+			d.Commit, d.Author, d.MergedBy, d.PR, toDB(d.StartedAt), finished,
+			sql.NullString{String: idempotencyKey, Valid: idempotencyKey != ""})
+		if isUniqueViolation(err) {
+			return gohere.Errorf(gohere.Conflict, "deploy %s: already exists", d.ID)
+		}
+		if err != nil {
+			return dbError(err, what+": insert")
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return dbError(err, what+": insert")
+		} else if n == 0 {
+			// On PostgreSQL the conflicting insert has committed by now (ON
+			// CONFLICT waited for it), so this read sees it.
+			first, err = getDeploy(ctx, tx, "idempotency_key = $1", idempotencyKey)
+			if err != nil {
+				return fmt.Errorf("idempotency key %q: %w", idempotencyKey, err)
+			}
+			return errReplay
+		}
+		if err := insertChanges(ctx, tx, d.ID, d.Changes); err != nil {
+			return err
+		}
+		return enqueue(ctx, tx, d.ID)
+	})
+	switch {
+	case errors.Is(err, errReplay):
+		if first.Service != d.Service || first.Env != d.Env || first.Version != d.Version {
+			return gohere.Deploy{}, false, gohere.Errorf(gohere.Conflict,
+				"idempotency key %q was used for deploy %s of %s/%s version %s", idempotencyKey, first.ID, first.Service, first.Env, first.Version)
+		}
+		span.SetAttributes(attribute.String("gohere.deploy_id", first.ID), attribute.Bool("gohere.replayed", true))
+		return first, false, nil
+	case err != nil:
+		return gohere.Deploy{}, false, err
+	}
+	return d, true, nil
+}
+
+// newDeploy applies the defaults of a new deploy, validates it and rounds its
+// times to what the database keeps.
+func newDeploy(d gohere.Deploy) (gohere.Deploy, error) {
+	if d.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return d, gohere.Errorf(gohere.Internal, "deploy id: %w", err)
+		}
+		d.ID = id.String()
+	} else if err := gohere.ValidateName("deploy id", d.ID); err != nil {
+		return d, err
+	}
+	if d.Status == "" {
+		d.Status = gohere.StatusRunning
+	}
+	if d.Stage == "" {
+		d.Stage = gohere.StageCanary
+	}
+	if d.StartedAt.IsZero() {
+		d.StartedAt = time.Now()
+	}
+	if err := d.Validate(); err != nil {
+		return d, err
+	}
+	if err := validUTF8(d); err != nil {
+		return d, err
+	}
+	switch {
+	case d.Status == gohere.StatusRunning && !d.FinishedAt.IsZero():
+		return d, gohere.Errorf(gohere.Invalid, "deploy %s: a running deploy has no finish time", d.ID)
+	case d.Status != gohere.StatusRunning:
+		if _, err := gohere.ParseFinalStatus(string(d.Status)); err != nil {
+			return d, err
+		}
+		if d.FinishedAt.Before(d.StartedAt) {
+			return d, gohere.Errorf(gohere.Invalid, "deploy %s: a %s deploy needs a finish time after its start", d.ID, d.Status)
+		}
+	}
+	d.StartedAt = normTime(d.StartedAt)
+	if !d.FinishedAt.IsZero() {
+		d.FinishedAt = normTime(d.FinishedAt)
+	}
+	if d.Changes == nil {
+		d.Changes = []gohere.Change{}
+	}
+	return d, nil
+}
+
+// validUTF8 rejects text PostgreSQL would refuse to store, so that both
+// engines accept the same deploys.
+func validUTF8(d gohere.Deploy) error {
+	fields := []string{d.ID, d.Service, d.Env, d.Version, d.BaselineVersion, d.Commit, d.Author, d.MergedBy, d.PR}
+	for _, c := range d.Changes {
+		fields = append(fields, c.Commit, c.Author, c.Title)
+	}
+	for _, f := range fields {
+		if !utf8.ValidString(f) {
+			return gohere.Errorf(gohere.Invalid, "deploy: %q is not valid UTF-8", f)
+		}
+	}
+	return nil
+}
+
+func insertChanges(ctx context.Context, tx *sql.Tx, id string, changes []gohere.Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	const cols = 5
+	args := make([]any, 0, cols*len(changes))
+	for i, c := range changes {
+		args = append(args, id, i, c.Commit, c.Author, c.Title)
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO deploy_changes (deploy_id, pos, commit_sha, author, title) VALUES "+
+		rowsOf(len(changes), cols), args...)
+	if err != nil {
+		return dbError(err, "deploy "+id+": insert changes")
+	}
+	return nil
+}
+
+// rowsOf returns n placeholder tuples of width cols: ($1, $2), ($3, $4), ...
+func rowsOf(n, cols int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		b.WriteString(params(i*cols+1, cols))
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// params returns n placeholders from $first on: $1, $2, ...
+func params(first, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(first + i))
+	}
+	return b.String()
+}
+
+// GetDeploy returns one deploy with its changes.
+func (db *DB) GetDeploy(ctx context.Context, id string) (_ gohere.Deploy, err error) {
+	ctx, span := db.start(ctx, "GetDeploy", attribute.String("gohere.deploy_id", id))
+	defer func() { end(span, err) }()
+	return getDeploy(ctx, db.read, "id = $1", id)
+}
+
+// getDeploy reads the one deploy matching where (with a single $1 argument).
+func getDeploy(ctx context.Context, q querier, where string, arg any) (gohere.Deploy, error) {
+	d, err := scanDeploy(q.QueryRowContext(ctx, "SELECT "+deployCols+" FROM deploys WHERE "+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, gohere.Errorf(gohere.NotFound, "deploy %v: not found", arg)
+	}
+	if err != nil {
+		return d, dbError(err, fmt.Sprintf("deploy %v: read", arg))
+	}
+	ds := []gohere.Deploy{d}
+	if err := loadChanges(ctx, q, ds); err != nil {
+		return d, err
+	}
+	return ds[0], nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanDeploy(s scanner) (gohere.Deploy, error) {
+	var (
+		d             gohere.Deploy
+		stage, status string
+		started       int64
+		finished      sql.NullInt64
+	)
+	err := s.Scan(&d.ID, &d.Service, &d.Env, &d.Version, &d.BaselineVersion, &stage, &status,
+		&d.Commit, &d.Author, &d.MergedBy, &d.PR, &started, &finished)
+	if err != nil {
+		return d, err
+	}
+	d.Stage, d.Status = gohere.Stage(stage), gohere.Status(status)
+	d.StartedAt = fromDB(started)
+	if finished.Valid {
+		d.FinishedAt = fromDB(finished.Int64)
+	}
+	d.Changes = []gohere.Change{}
+	return d, nil
+}
+
+// loadChanges fills in the changes of ds, in their recorded order.
+func loadChanges(ctx context.Context, q querier, ds []gohere.Deploy) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	at := make(map[string]int, len(ds))
+	args := make([]any, len(ds))
+	for i, d := range ds {
+		at[d.ID] = i
+		args[i] = d.ID
+	}
+	rows, err := q.QueryContext(ctx, "SELECT deploy_id, commit_sha, author, title FROM deploy_changes WHERE deploy_id IN ("+
+		params(1, len(ds))+") ORDER BY deploy_id, pos", args...)
+	if err != nil {
+		return dbError(err, "deploy changes: read")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var c gohere.Change
+		if err := rows.Scan(&id, &c.Commit, &c.Author, &c.Title); err != nil {
+			return dbError(err, "deploy changes: read")
+		}
+		i := at[id]
+		ds[i].Changes = append(ds[i].Changes, c)
+	}
+	if err := rows.Err(); err != nil {
+		return dbError(err, "deploy changes: read")
+	}
+	return nil
+}
+
+// ListDeploys returns the deploys matching f, newest first. Since is
+// inclusive, Until exclusive. Limit 0 means DefaultListLimit; more than
+// MaxListLimit is cut to MaxListLimit.
+func (db *DB) ListDeploys(ctx context.Context, f gohere.DeployFilter) (_ []gohere.Deploy, err error) {
+	ctx, span := db.start(ctx, "ListDeploys",
+		attribute.String("gohere.service", f.Service), attribute.String("gohere.env", f.Env))
+	defer func() { end(span, err) }()
+	switch {
+	case f.Limit < 0:
+		return nil, gohere.Errorf(gohere.Invalid, "limit %d: must not be negative", f.Limit)
+	case f.Limit == 0:
+		f.Limit = DefaultListLimit
+	case f.Limit > MaxListLimit:
+		f.Limit = MaxListLimit
+	}
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.Service != "" {
+		add("service = ?", f.Service)
+	}
+	if f.Env != "" {
+		add("env = ?", f.Env)
+	}
+	if !f.Since.IsZero() {
+		add("started_at >= ?", toDB(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("started_at < ?", toDB(f.Until))
+	}
+	query := "SELECT " + deployCols + " FROM deploys"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit)
+	query += " ORDER BY started_at DESC, id DESC LIMIT $" + strconv.Itoa(len(args))
+	ds, err := queryDeploys(ctx, db.read, query, args...)
+	span.SetAttributes(attribute.Int("gohere.count", len(ds)))
+	return ds, err
+}
+
+func queryDeploys(ctx context.Context, q querier, query string, args ...any) ([]gohere.Deploy, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, dbError(err, "deploys: list")
+	}
+	defer rows.Close()
+	ds := []gohere.Deploy{}
+	for rows.Next() {
+		d, err := scanDeploy(rows)
+		if err != nil {
+			return nil, dbError(err, "deploys: list")
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err, "deploys: list")
+	}
+	rows.Close()
+	if err := loadChanges(ctx, q, ds); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// LastSucceeded returns the newest deploy of service in env that started
+// before `before` and finished succeeded: the default baseline.
+func (db *DB) LastSucceeded(ctx context.Context, service, env string, before time.Time) (_ gohere.Deploy, found bool, err error) {
+	ctx, span := db.start(ctx, "LastSucceeded",
+		attribute.String("gohere.service", service), attribute.String("gohere.env", env))
+	defer func() { end(span, err) }()
+	ds, err := queryDeploys(ctx, db.read, "SELECT "+deployCols+` FROM deploys
+		WHERE service = $1 AND env = $2 AND started_at < $3 AND status = $4
+		ORDER BY started_at DESC, id DESC LIMIT 1`,
+		service, env, toDB(before), string(gohere.StatusSucceeded))
+	if err != nil || len(ds) == 0 {
+		return gohere.Deploy{}, false, err
+	}
+	return ds[0], true, nil
+}
+
+// FinishDeploy closes a running deploy with a final status and enqueues the
+// update of its annotation, in one transaction. A deploy finished before is a
+// Conflict; an unknown one NotFound.
+func (db *DB) FinishDeploy(ctx context.Context, id string, status gohere.Status, at time.Time) (_ gohere.Deploy, err error) {
+	ctx, span := db.start(ctx, "FinishDeploy",
+		attribute.String("gohere.deploy_id", id), attribute.String("gohere.status", string(status)))
+	defer func() { end(span, err) }()
+	if _, err := gohere.ParseFinalStatus(string(status)); err != nil {
+		return gohere.Deploy{}, err
+	}
+	if at.IsZero() {
+		return gohere.Deploy{}, gohere.Errorf(gohere.Invalid, "deploy %s: finish time is required", id)
+	}
+	what := "deploy " + id
+	var d gohere.Deploy
+	err = db.inTx(ctx, what, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE deploys SET status = $1, finished_at = $2
+			WHERE id = $3 AND status = $4 AND started_at <= $2`,
+			string(status), toDB(at), id, string(gohere.StatusRunning))
+		if err != nil {
+			return dbError(err, what+": finish")
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return dbError(err, what+": finish")
+		}
+		if d, err = getDeploy(ctx, tx, "id = $1", id); err != nil {
+			return err
+		}
+		if n == 0 {
+			if !d.Running() {
+				return gohere.Errorf(gohere.Conflict, "deploy %s: already finished (%s)", id, d.Status)
+			}
+			return gohere.Errorf(gohere.Invalid, "deploy %s: finish time %s is before its start %s",
+				id, at.UTC().Format(time.RFC3339Nano), d.StartedAt.Format(time.RFC3339Nano))
+		}
+		return enqueue(ctx, tx, id)
+	})
+	if err != nil {
+		return gohere.Deploy{}, err
+	}
+	return d, nil
+}
