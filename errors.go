@@ -40,19 +40,15 @@ func (k Kind) String() string {
 	return "internal"
 }
 
-// Error is an error with a Kind. Msg is safe to show to users.
+// Error is an error with a Kind. Msg is the whole message, safe to show to
+// users: Errorf already formats a %w cause into it.
 type Error struct {
 	Kind Kind
 	Msg  string
-	Err  error // optional cause, not shown to users
+	Err  error // the wrapped cause, for errors.Is/As
 }
 
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Msg + ": " + e.Err.Error()
-	}
-	return e.Msg
-}
+func (e *Error) Error() string { return e.Msg }
 
 func (e *Error) Unwrap() error { return e.Err }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/gohere/gohere"
 )
@@ -40,7 +41,10 @@ func New(serverURL, token string, timeout time.Duration) (*Client, error) {
 	return &Client{
 		base:  u,
 		token: token,
-		http:  &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(http.DefaultTransport)},
+		http: &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(http.DefaultTransport,
+			// The W3C header is what joins the server's spans to the CI job's trace,
+			// whatever global propagator the process has (none, in the CLI).
+			otelhttp.WithPropagators(propagation.TraceContext{}))},
 	}, nil
 }
 
