@@ -1,0 +1,162 @@
+package judge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/gohere/gohere"
+)
+
+// MaxConfigBytes bounds a canary config; real ones are a few KiB.
+const MaxConfigBytes = 4 << 20
+
+// LoadConfigFile reads a canary config file; see LoadConfig.
+func LoadConfigFile(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, gohere.Errorf(gohere.Invalid, "canary config %s: %w", path, err)
+	}
+	defer f.Close()
+	cfg, err := LoadConfig(f)
+	if err != nil {
+		return Config{}, gohere.Errorf(gohere.Invalid, "canary config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// LoadConfig reads a canary config: gohere's YAML (or the same as JSON),
+// decoded strictly so that an unknown field is an error with its line, or
+// a Kayenta canary config JSON, recognised by its shape (see
+// ImportKayenta). It applies the defaults and validates: the error joins
+// every problem, each with the line it concerns, and is of kind
+// gohere.Invalid.
+func LoadConfig(r io.Reader) (Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxConfigBytes+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("read canary config: %w", err)
+	}
+	if len(data) > MaxConfigBytes {
+		return Config{}, gohere.Errorf(gohere.Invalid, "canary config is larger than %d bytes", MaxConfigBytes)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Config{}, gohere.Errorf(gohere.Invalid, "canary config is empty")
+	}
+	if isKayenta(data) {
+		return ImportKayenta(bytes.NewReader(data))
+	}
+	cfg, err := decodeYAML(data)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg = cfg.WithDefaults()
+	if ps := cfg.problems(); len(ps) > 0 {
+		// The decode succeeded, so the text parses: positions are a bonus.
+		file, _ := parser.ParseBytes(data, 0)
+		return Config{}, joinProblems(ps, file)
+	}
+	return cfg, nil
+}
+
+// decodeYAML decodes strictly. goccy/go-yaml v1.19.2 panics on some
+// malformed input (a tagged scalar where a list belongs, found by
+// FuzzLoadConfig), so a panic there becomes an Invalid error.
+func decodeYAML(data []byte) (cfg Config, err error) {
+	defer func() {
+		if recover() != nil {
+			cfg, err = Config{}, gohere.Errorf(gohere.Invalid, "canary config is malformed: the YAML decoder gave up")
+		}
+	}()
+	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict()); err != nil {
+		return Config{}, gohere.Errorf(gohere.Invalid, "%s", yamlError(err))
+	}
+	return cfg, nil
+}
+
+// yamlError renders a decoding error as "line L, column C: message".
+func yamlError(err error) string {
+	if ye, ok := errors.AsType[yaml.Error](err); ok {
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			return fmt.Sprintf("line %d, column %d: %s", tk.Position.Line, tk.Position.Column, ye.GetMessage())
+		}
+		return ye.GetMessage()
+	}
+	return err.Error()
+}
+
+// joinProblems turns findings into one Invalid error per problem, joined,
+// with the line of each setting when the source file is known.
+func joinProblems(ps []problem, file *ast.File) error {
+	errs := make([]error, 0, len(ps))
+	for _, p := range ps {
+		where := p.path
+		if line := lineOf(file, p.path); line > 0 {
+			where = fmt.Sprintf("%s (line %d)", p.path, line)
+		}
+		errs = append(errs, gohere.Errorf(gohere.Invalid, "config: %s: %s", where, p.msg))
+	}
+	return errors.Join(errs...)
+}
+
+// lineOf finds the line of a setting, or of its closest enclosing one when
+// the setting itself is absent (a default that failed validation).
+func lineOf(file *ast.File, path string) int {
+	if file == nil {
+		return 0
+	}
+	for p := path; p != ""; p = parentPath(p) {
+		yp, err := yaml.PathString("$." + p)
+		if err != nil {
+			continue
+		}
+		if node, err := yp.FilterFile(file); err == nil && node != nil {
+			if tk := node.GetToken(); tk != nil && tk.Position != nil {
+				return tk.Position.Line
+			}
+		}
+	}
+	return 0
+}
+
+func parentPath(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '.' || p[i] == '[' {
+			return p[:i]
+		}
+	}
+	return ""
+}
+
+// isKayenta recognises a Kayenta canary config: JSON with a "classifier"
+// object, or metrics carrying "analysisConfigurations".
+func isKayenta(data []byte) bool {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return false
+	}
+	var probe struct {
+		Classifier json.RawMessage `json:"classifier"`
+		Metrics    []struct {
+			AnalysisConfigurations json.RawMessage `json:"analysisConfigurations"`
+		} `json:"metrics"`
+	}
+	if json.Unmarshal(data, &probe) != nil {
+		return false
+	}
+	if len(probe.Classifier) > 0 {
+		return true
+	}
+	for _, m := range probe.Metrics {
+		if len(m.AnalysisConfigurations) > 0 {
+			return true
+		}
+	}
+	return false
+}

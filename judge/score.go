@@ -1,0 +1,121 @@
+package judge
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/gohere/gohere"
+)
+
+// score fills the group scores, the score and the verdict with Kayenta's
+// WeightedSumScorer semantics, and gohere's guards: no data is never a pass.
+func score(cfg Config, r *Report) {
+	counts := map[string]map[Label]int{}
+	var total, noData, noDataFail int
+	var criticals, failing []string
+	for _, m := range r.Metrics {
+		if m.Muted {
+			continue
+		}
+		total++
+		switch m.Label {
+		case LabelNoData, LabelError:
+			noData++
+		case LabelNoDataFail:
+			noDataFail++
+		}
+		if m.CriticalFailure {
+			criticals = append(criticals, fmt.Sprintf("%s (%s)", m.Name, m.Label))
+		}
+		if m.Label != LabelPass && m.Label != LabelNoData {
+			failing = append(failing, fmt.Sprintf("%s (%s)", m.Name, m.Label))
+		}
+		for _, g := range m.Groups {
+			if counts[g] == nil {
+				counts[g] = map[Label]int{}
+			}
+			counts[g][m.Label]++
+		}
+	}
+
+	var weighted float64
+	for _, w := range cfg.Groups {
+		weighted += w
+	}
+	type group struct {
+		GroupScore
+		raw float64
+	}
+	var groups []group
+	shared := 0
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		c := counts[name]
+		den := c[LabelPass] + c[LabelHigh] + c[LabelLow] + c[LabelNoDataFail]
+		g := group{GroupScore: GroupScore{Name: name, Counts: c, NoData: den == 0}}
+		if den > 0 {
+			g.raw = 100 * float64(c[LabelPass]) / float64(den)
+		}
+		if _, ok := cfg.Groups[name]; !ok && !g.NoData {
+			shared++
+		}
+		groups = append(groups, g)
+	}
+	var sum float64
+	for _, g := range groups {
+		w, ok := cfg.Groups[g.Name]
+		switch {
+		case g.NoData && !ok:
+			w = 0 // its share goes to the unweighted groups with data
+		case !ok:
+			w = (100 - weighted) / float64(shared)
+		}
+		g.Weight, g.Score = w, round2(g.raw)
+		if !g.NoData {
+			sum += g.raw * w / 100
+		}
+		r.Groups = append(r.Groups, g.GroupScore)
+	}
+	r.Score = round2(sum)
+
+	noDataText := fmt.Sprintf("%d of %d scored metrics have no usable data", noData+noDataFail, total)
+	switch {
+	case total == 0:
+		r.Score, r.Verdict = 0, gohere.VerdictNoData
+		r.Reasons = append(r.Reasons, "every metric is muted: nothing was judged")
+		return
+	case noData+noDataFail == total:
+		// Nothing was judged: a human decides, whatever must_have_data or
+		// critical would make of a partial outage.
+		r.Score, r.Verdict = 0, gohere.VerdictNoData
+		r.Reasons = append(r.Reasons, noDataText+": nothing was judged")
+		return
+	case len(criticals) > 0:
+		r.Score, r.Verdict = 0, gohere.VerdictFail
+		r.Reasons = append(r.Reasons, "critical metrics failed: "+strings.Join(criticals, ", "))
+	case 2*(noData+noDataFail) >= total:
+		r.Score, r.Verdict = 0, gohere.VerdictFail
+		r.Reasons = append(r.Reasons, noDataText+" (at least half): score 0")
+	case r.Score >= cfg.Thresholds.Pass:
+		r.Verdict = gohere.VerdictPass
+		r.Reasons = append(r.Reasons, fmt.Sprintf("score %.2f reaches pass %s", r.Score, num(cfg.Thresholds.Pass)))
+	case r.Score >= *cfg.Thresholds.Marginal:
+		r.Verdict = gohere.VerdictMarginal
+		r.Reasons = append(r.Reasons, fmt.Sprintf("score %.2f is below pass %s but reaches marginal %s",
+			r.Score, num(cfg.Thresholds.Pass), num(*cfg.Thresholds.Marginal)))
+	default:
+		r.Verdict = gohere.VerdictFail
+		r.Reasons = append(r.Reasons, fmt.Sprintf("score %.2f is below marginal %s", r.Score, num(*cfg.Thresholds.Marginal)))
+	}
+	if len(failing) > 0 {
+		r.Reasons = append(r.Reasons, "failing metrics: "+strings.Join(failing, ", "))
+	}
+	if noData+noDataFail > 0 && 2*(noData+noDataFail) < total {
+		r.Reasons = append(r.Reasons, noDataText)
+	}
+}
+
+// round2 rounds half away from zero to 2 decimals, as Kayenta reports.
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
