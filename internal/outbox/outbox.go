@@ -1,0 +1,267 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/annotate"
+	"github.com/gohere/gohere/internal/store"
+)
+
+var tracer = otel.Tracer("github.com/gohere/gohere/internal/outbox")
+
+// Queue is the durable list of pending annotation writes.
+type Queue interface {
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxEntry, error)
+	CompleteOutbox(ctx context.Context, entryID int64, deployID string, annotationID int64) error
+	RetryOutbox(ctx context.Context, entryID int64, next time.Time, lastErr string) error
+}
+
+// Deploys reads what an annotation shows and where it already is.
+type Deploys interface {
+	GetDeploy(ctx context.Context, id string) (gohere.Deploy, error)
+	AnnotationID(ctx context.Context, deployID string) (int64, error)
+}
+
+// Annotator writes annotations; *annotate.Grafana is the implementation.
+type Annotator interface {
+	FindByTag(ctx context.Context, tag string) (id int64, found bool, err error)
+	Create(ctx context.Context, a annotate.Annotation) (int64, error)
+	Update(ctx context.Context, id int64, a annotate.Annotation) error
+}
+
+// Recorder counts annotation writes by result (ok, error).
+type Recorder interface {
+	AnnotationWrite(result string)
+}
+
+// Options configure a Worker. Queue, Deploys and Annotator are required.
+type Options struct {
+	Queue     Queue
+	Deploys   Deploys
+	Annotator Annotator
+	Links     func(gohere.Deploy) annotate.Links // nil: no links in the text
+	Logger    *slog.Logger
+	Recorder  Recorder // nil: not counted
+
+	// Lease is how long a claimed entry is hidden from other workers; it
+	// must exceed the time one delivery may take. Default 1m.
+	Lease time.Duration
+	// Poll is how often the worker looks for due entries when not kicked
+	// (retries come due without a kick). Default 2s.
+	Poll time.Duration
+	// MinBackoff and MaxBackoff bound the retry delay, which doubles per
+	// failed attempt and is jittered by ±50 %. Defaults 1s and 1m: after an
+	// outage, annotations catch up within about a minute.
+	MinBackoff, MaxBackoff time.Duration
+	// Batch is the most entries claimed at once. Default 50.
+	Batch int
+}
+
+func (o *Options) validate() error {
+	if o.Queue == nil || o.Deploys == nil || o.Annotator == nil {
+		return errors.New("outbox: Queue, Deploys and Annotator are required")
+	}
+	if o.Links == nil {
+		o.Links = func(gohere.Deploy) annotate.Links { return annotate.Links{} }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Recorder == nil {
+		o.Recorder = nopRecorder{}
+	}
+	o.Lease = orDefault(o.Lease, time.Minute)
+	o.Poll = orDefault(o.Poll, 2*time.Second)
+	o.MinBackoff = orDefault(o.MinBackoff, time.Second)
+	o.MaxBackoff = orDefault(o.MaxBackoff, time.Minute)
+	if o.Batch <= 0 {
+		o.Batch = 50
+	}
+	return nil
+}
+
+// orDefault returns d, or def when d is not positive.
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) AnnotationWrite(string) {}
+
+// Worker delivers outbox entries until its context ends.
+type Worker struct {
+	opts Options
+	kick chan struct{}
+}
+
+// New returns a worker; it does nothing until Run.
+func New(opts Options) (*Worker, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	return &Worker{opts: opts, kick: make(chan struct{}, 1)}, nil
+}
+
+// Kick makes a running worker look for due entries now instead of at its
+// next poll. It never blocks.
+func (w *Worker) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due entries until ctx is done, then returns ctx's error.
+// Store errors are logged and retried at the next poll: the entries stay
+// in the database, so nothing is lost while the store is unavailable.
+func (w *Worker) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.kick:
+		case <-timer.C:
+		}
+		n, err := w.DeliverDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.opts.Logger.Warn("outbox: delivery round failed", "err", err)
+		}
+		wait := w.opts.Poll
+		if n == w.opts.Batch && err == nil {
+			wait = 0 // more may be due right now
+		}
+		timer.Reset(wait)
+	}
+}
+
+// DeliverDue claims the entries due now and delivers them, one write per
+// deploy. It returns how many entries it claimed; per-entry failures are
+// scheduled for retry, not returned.
+func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
+	entries, err := w.opts.Queue.ClaimOutbox(ctx, time.Now(), w.opts.Lease, w.opts.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: claim: %w", err)
+	}
+	// Entries of one deploy collapse: a delivery renders the deploy's state
+	// as read after the claim, which includes every claimed change.
+	byDeploy := make(map[string][]store.OutboxEntry)
+	var order []string
+	for _, e := range entries {
+		if _, seen := byDeploy[e.DeployID]; !seen {
+			order = append(order, e.DeployID)
+		}
+		byDeploy[e.DeployID] = append(byDeploy[e.DeployID], e)
+	}
+	var errs []error
+	var down error // Grafana is unavailable: skip it for the rest of this round
+	for _, id := range order {
+		if down != nil {
+			errs = append(errs, w.retry(ctx, id, byDeploy[id], down))
+			continue
+		}
+		writeErr, err := w.deliverDeploy(ctx, id, byDeploy[id])
+		if gohere.KindOf(writeErr) == gohere.Unavailable {
+			down = writeErr
+		}
+		errs = append(errs, err)
+	}
+	return len(entries), errors.Join(errs...)
+}
+
+// deliverDeploy writes one deploy's annotation and settles its entries. It
+// returns the write's error, already scheduled for retry, and the store's
+// error, which is the caller's to report.
+func (w *Worker) deliverDeploy(ctx context.Context, deployID string, entries []store.OutboxEntry) (writeErr, storeErr error) {
+	ctx, span := tracer.Start(ctx, "outbox.deliver", trace.WithAttributes(attribute.String("gohere.deploy_id", deployID)))
+	defer span.End()
+
+	annotationID, err := w.write(ctx, deployID)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "annotation write failed")
+		w.opts.Recorder.AnnotationWrite("error")
+		return err, w.retry(ctx, deployID, entries, err)
+	}
+	w.opts.Recorder.AnnotationWrite("ok")
+	var errs []error
+	for _, e := range entries {
+		if err := w.opts.Queue.CompleteOutbox(ctx, e.ID, deployID, annotationID); err != nil {
+			errs = append(errs, fmt.Errorf("outbox: deploy %s: complete entry %d: %w", deployID, e.ID, err))
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// write makes Grafana's annotation of the deploy match its current state
+// and returns the annotation id.
+func (w *Worker) write(ctx context.Context, deployID string) (int64, error) {
+	d, err := w.opts.Deploys.GetDeploy(ctx, deployID)
+	if err != nil {
+		return 0, fmt.Errorf("read deploy: %w", err)
+	}
+	a := annotate.ForDeploy(d, w.opts.Links(d), time.Now())
+	id, err := w.opts.Deploys.AnnotationID(ctx, deployID)
+	if err != nil {
+		return 0, fmt.Errorf("read annotation id: %w", err)
+	}
+	if id == 0 {
+		// The create of an earlier attempt may have succeeded with its
+		// response lost: look before creating.
+		found, ok, err := w.opts.Annotator.FindByTag(ctx, annotate.DeployIDTag(deployID))
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return w.opts.Annotator.Create(ctx, a)
+		}
+		id = found
+	}
+	err = w.opts.Annotator.Update(ctx, id, a)
+	if gohere.KindOf(err) == gohere.NotFound {
+		// Someone deleted it in Grafana: put it back.
+		return w.opts.Annotator.Create(ctx, a)
+	}
+	return id, err
+}
+
+func (w *Worker) retry(ctx context.Context, deployID string, entries []store.OutboxEntry, cause error) error {
+	var errs []error
+	for _, e := range entries {
+		next := time.Now().Add(w.backoff(e.Attempts))
+		w.opts.Logger.Warn("outbox: annotation write failed, will retry",
+			"deploy_id", deployID, "attempt", e.Attempts+1, "next", next, "err", cause)
+		if err := w.opts.Queue.RetryOutbox(ctx, e.ID, next, cause.Error()); err != nil && gohere.KindOf(err) != gohere.NotFound {
+			errs = append(errs, fmt.Errorf("outbox: deploy %s: schedule retry of entry %d: %w", deployID, e.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// backoff is the delay before the attempt after `failed` failures:
+// MinBackoff·2^failed capped at MaxBackoff, jittered by ±50 % so that many
+// entries failing together do not retry together.
+func (w *Worker) backoff(failed int) time.Duration {
+	d := w.opts.MinBackoff
+	for i := 0; i < failed && d < w.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.opts.MaxBackoff)
+	return time.Duration(float64(d) * (0.5 + rand.Float64()))
+}

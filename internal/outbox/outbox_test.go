@@ -1,0 +1,278 @@
+package outbox
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/annotate"
+	"github.com/gohere/gohere/internal/grafanatest"
+	"github.com/gohere/gohere/internal/store"
+)
+
+type fixture struct {
+	db  *store.DB
+	g   *grafanatest.Server
+	w   *Worker
+	rec *countingRecorder
+}
+
+type countingRecorder struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (r *countingRecorder) AnnotationWrite(result string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts[result]++
+}
+
+func (r *countingRecorder) count(result string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts[result]
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "gohere.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	g := grafanatest.New(t, grafanatest.Options{})
+	gc, err := annotate.NewGrafana(g.URL(), g.Token(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &countingRecorder{counts: map[string]int{}}
+	w, err := New(Options{
+		Queue: db, Deploys: db, Annotator: gc, Recorder: rec,
+		Links: func(d gohere.Deploy) annotate.Links {
+			return annotate.Links{GoHere: "https://grafana.example/d/gohere-compare?var-canary=" + d.Version, Report: "https://gohere.example/deploys/" + d.ID}
+		},
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{db: db, g: g, w: w, rec: rec}
+}
+
+func (f *fixture) deploy(t testing.TB, service, version string) gohere.Deploy {
+	t.Helper()
+	d, _, err := f.db.CreateDeploy(t.Context(), gohere.Deploy{Service: service, Env: "prod", Version: version, Author: "alice"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (f *fixture) finish(t *testing.T, id string) gohere.Deploy {
+	t.Helper()
+	d, err := f.db.FinishDeploy(t.Context(), id, gohere.StatusSucceeded, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// drain delivers until the outbox is empty, as the worker's loop would.
+func (f *fixture) drain(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := f.w.DeliverDue(t.Context()); err != nil {
+			t.Fatalf("DeliverDue: %v", err)
+		}
+		pending, _, err := f.db.OutboxStats(t.Context(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still has %d entries after 10s", pending)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// annotationOf returns the only annotation tagged with the deploy's id.
+func (f *fixture) annotationOf(t *testing.T, id string) grafanatest.Annotation {
+	t.Helper()
+	var found []grafanatest.Annotation
+	for _, a := range f.g.Annotations() {
+		if slices.Contains(a.Tags, annotate.DeployIDTag(id)) {
+			found = append(found, a)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("deploy %s has %d annotations, want exactly 1: %+v", id, len(found), found)
+	}
+	return found[0]
+}
+
+func TestDeliverWritesOneRegionPerDeploy(t *testing.T) {
+	f := newFixture(t)
+	running := f.deploy(t, "checkout", "v2")
+	done := f.finish(t, f.deploy(t, "payments", "p7").ID)
+	f.drain(t)
+
+	if got := len(f.g.Annotations()); got != 2 {
+		t.Fatalf("got %d annotations, want 2", got)
+	}
+	a := f.annotationOf(t, done.ID)
+	if a.Time != done.StartedAt.UnixMilli() || a.TimeEnd != done.FinishedAt.UnixMilli() {
+		t.Errorf("finished deploy: time %d..%d, want %d..%d", a.Time, a.TimeEnd, done.StartedAt.UnixMilli(), done.FinishedAt.UnixMilli())
+	}
+	for _, tag := range []string{"deploy", "gohere", "service:payments", "env:prod", "version:p7", "status:succeeded"} {
+		if !slices.Contains(a.Tags, tag) {
+			t.Errorf("finished deploy: tags %q lack %q", a.Tags, tag)
+		}
+	}
+	if a.DashboardUID != "" || a.DashboardID != 0 {
+		t.Errorf("annotation is bound to dashboard %q/%d; want organisation-wide", a.DashboardUID, a.DashboardID)
+	}
+	r := f.annotationOf(t, running.ID)
+	if r.TimeEnd < r.Time {
+		t.Errorf("running deploy: timeEnd %d before time %d", r.TimeEnd, r.Time)
+	}
+	id, err := f.db.AnnotationID(t.Context(), running.ID)
+	if err != nil || id != r.ID {
+		t.Errorf("AnnotationID = %d, %v; want %d", id, err, r.ID)
+	}
+	if got := f.rec.count("ok"); got != 2 {
+		t.Errorf("recorded %d ok writes, want 2", got)
+	}
+}
+
+func TestLostCreateResponseIsNotDuplicated(t *testing.T) {
+	f := newFixture(t)
+	f.g.LoseNextResponses(1)
+	d := f.deploy(t, "checkout", "v2")
+	f.drain(t)
+	f.annotationOf(t, d.ID)
+	if got := f.rec.count("error"); got != 1 {
+		t.Errorf("recorded %d failed writes, want 1 (the lost response)", got)
+	}
+}
+
+func TestFinishBeforeCreateDeliveredEndsInOneRegion(t *testing.T) {
+	f := newFixture(t)
+	f.g.FailNext(1, http.StatusServiceUnavailable)
+	d := f.deploy(t, "checkout", "v2")
+	if _, err := f.w.DeliverDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.g.Annotations()); n != 0 {
+		t.Fatalf("Grafana was down but has %d annotations", n)
+	}
+	done := f.finish(t, d.ID)
+	f.drain(t)
+	a := f.annotationOf(t, d.ID)
+	if a.Time != done.StartedAt.UnixMilli() || a.TimeEnd != done.FinishedAt.UnixMilli() {
+		t.Errorf("time %d..%d, want %d..%d", a.Time, a.TimeEnd, done.StartedAt.UnixMilli(), done.FinishedAt.UnixMilli())
+	}
+}
+
+func TestAnnotationDeletedInGrafanaIsRecreated(t *testing.T) {
+	f := newFixture(t)
+	d := f.deploy(t, "checkout", "v2")
+	f.drain(t)
+	first := f.annotationOf(t, d.ID)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, f.g.URL()+"/api/annotations/"+strconv.FormatInt(first.ID, 10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.g.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE annotation: %s", resp.Status)
+	}
+	f.finish(t, d.ID)
+	f.drain(t)
+	if again := f.annotationOf(t, d.ID); again.ID == first.ID || again.TimeEnd == 0 {
+		t.Errorf("recreated annotation %+v; want a new id with the finish time", again)
+	}
+}
+
+func TestGrafanaDownKeepsEntriesAndBacksOff(t *testing.T) {
+	f := newFixture(t)
+	f.g.FailNext(1000, http.StatusServiceUnavailable)
+	f.deploy(t, "checkout", "v2")
+	for range 3 {
+		if _, err := f.w.DeliverDue(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // past the 5ms maximum backoff
+	}
+	pending, _, err := f.db.OutboxStats(t.Context(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending != 1 {
+		t.Errorf("pending = %d while Grafana is down, want 1", pending)
+	}
+	if got := f.rec.count("error"); got != 3 {
+		t.Errorf("recorded %d failed writes, want 3", got)
+	}
+	if n := len(f.g.Annotations()); n != 0 {
+		t.Errorf("%d annotations written while Grafana failed every request", n)
+	}
+}
+
+func TestRunDeliversOnKickAndStopsWithContext(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- f.w.Run(ctx) }()
+	d := f.deploy(t, "checkout", "v2")
+	f.w.Kick()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.g.Annotations()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.annotationOf(t, d.ID)
+	cancel()
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Errorf("Run returned %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+}
+
+func TestBackoffGrowsIsCappedAndJittered(t *testing.T) {
+	w := &Worker{opts: Options{MinBackoff: time.Second, MaxBackoff: time.Minute}}
+	for _, tc := range []struct {
+		failed int
+		base   time.Duration
+	}{{0, time.Second}, {1, 2 * time.Second}, {5, 32 * time.Second}, {6, time.Minute}, {40, time.Minute}, {1 << 20, time.Minute}} {
+		for range 100 {
+			if got := w.backoff(tc.failed); got < tc.base/2 || got > tc.base*3/2 {
+				t.Fatalf("backoff(%d) = %s, want within ±50%% of %s", tc.failed, got, tc.base)
+			}
+		}
+	}
+}
+
+func TestNewRequiresItsDependencies(t *testing.T) {
+	if _, err := New(Options{}); err == nil {
+		t.Error("New with no queue, deploys or annotator succeeded")
+	}
+}
