@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/internal/app"
+	"github.com/gohere/gohere/internal/auth"
+	"github.com/gohere/gohere/internal/telemetry"
+)
+
+func newServeCmd() *cobra.Command {
+	var (
+		opts       app.Options
+		tokensFile string
+		logJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gohere service: API, pages, Grafana annotations, analyses",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tokens, err := loadTokens(tokensFile)
+			if err != nil {
+				return err
+			}
+			opts.Tokens = tokens
+			opts.GrafanaToken = os.Getenv("GOHERE_GRAFANA_TOKEN")
+			opts.Logger = telemetry.NewLogger(cmd.ErrOrStderr(), slog.LevelInfo, logJSON)
+			return serve(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.DB, "db", envOr("GOHERE_DB", "gohere.db"), "SQLite file path or postgres:// URL (env GOHERE_DB)")
+	fl.StringVar(&opts.Listen, "listen", envOr("GOHERE_LISTEN", "127.0.0.1:8080"), "address to listen on (env GOHERE_LISTEN)")
+	fl.StringVar(&opts.PublicURL, "public-url", os.Getenv("GOHERE_PUBLIC_URL"), "URL users reach this server at, used in links (env GOHERE_PUBLIC_URL; default http://<listen>)")
+	fl.StringVar(&opts.GrafanaURL, "grafana-url", os.Getenv("GOHERE_GRAFANA_URL"), "Grafana base URL; token in GOHERE_GRAFANA_TOKEN (env GOHERE_GRAFANA_URL)")
+	fl.DurationVar(&opts.GrafanaTimeout, "grafana-timeout", 10*time.Second, "timeout of one Grafana request")
+	fl.StringVar(&opts.PrometheusURL, "prometheus-url", os.Getenv("GOHERE_PROMETHEUS_URL"), "Prometheus-compatible API for analyses and the compare page (env GOHERE_PROMETHEUS_URL)")
+	fl.StringVar(&tokensFile, "tokens-file", os.Getenv("GOHERE_TOKENS_FILE"), "file of role:name:secret lines (or GOHERE_TOKENS, comma-separated)")
+	fl.BoolVar(&logJSON, "log-json", false, "log JSON records instead of text")
+	return cmd
+}
+
+// serve runs the service until ctx is cancelled (SIGINT/SIGTERM).
+func serve(ctx context.Context, opts app.Options) error {
+	shutdown, err := telemetry.SetupTracing(ctx, "gohere", buildVersion())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdown(flushCtx); err != nil {
+			opts.Logger.Warn("flush traces", "err", err)
+		}
+	}()
+	a, err := app.New(ctx, opts)
+	if err != nil {
+		return err
+	}
+	runErr := a.Run(ctx)
+	return errors.Join(runErr, a.Close())
+}
+
+func loadTokens(file string) (*auth.Tokens, error) {
+	switch env := os.Getenv("GOHERE_TOKENS"); {
+	case file != "" && env != "":
+		return nil, gohere.Errorf(gohere.Invalid, "both --tokens-file and GOHERE_TOKENS are set; use one")
+	case file != "":
+		return auth.ParseFile(file)
+	case env != "":
+		return auth.Parse(env)
+	default:
+		return nil, gohere.Errorf(gohere.Invalid, "no API tokens: set GOHERE_TOKENS or --tokens-file (role:name:secret)")
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

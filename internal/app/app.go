@@ -1,0 +1,220 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/annotate"
+	"github.com/gohere/gohere/compare"
+	"github.com/gohere/gohere/internal/auth"
+	"github.com/gohere/gohere/internal/outbox"
+	"github.com/gohere/gohere/internal/server"
+	"github.com/gohere/gohere/internal/store"
+	"github.com/gohere/gohere/internal/telemetry"
+)
+
+// Options configure one gohere server process.
+type Options struct {
+	DB           string // SQLite path or postgres:// URL
+	Listen       string // host:port; port 0 picks a free one
+	PublicURL    string // how users reach this server; default http://<listen address>
+	GrafanaURL   string // empty: no annotations, the built-in compare page is the GO HERE link
+	GrafanaToken string
+	// GrafanaTimeout bounds one Grafana request; default 10s.
+	GrafanaTimeout time.Duration
+	PrometheusURL  string
+	Tokens         *auth.Tokens
+	Logger         *slog.Logger
+
+	// retry shortens the outbox's polling and backoff in tests; zero values
+	// take the outbox defaults.
+	retry outboxTiming
+}
+
+type outboxTiming struct{ poll, minBackoff, maxBackoff time.Duration }
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.DB == "" {
+		errs = append(errs, gohere.Errorf(gohere.Invalid, "no database: set --db"))
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:8080"
+	}
+	if o.Tokens == nil {
+		errs = append(errs, gohere.Errorf(gohere.Invalid, "no API tokens: set GOHERE_TOKENS or --tokens-file (role:name:secret)"))
+	}
+	for _, u := range []struct{ name, v string }{{"--public-url", o.PublicURL}, {"--grafana-url", o.GrafanaURL}, {"--prometheus-url", o.PrometheusURL}} {
+		if u.v == "" {
+			continue
+		}
+		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, gohere.Errorf(gohere.Invalid, "%s %q: want an http(s) URL", u.name, u.v))
+		}
+	}
+	if o.GrafanaURL != "" && o.GrafanaToken == "" {
+		errs = append(errs, gohere.Errorf(gohere.Invalid, "--grafana-url is set but GOHERE_GRAFANA_TOKEN is empty"))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.GrafanaTimeout <= 0 {
+		o.GrafanaTimeout = 10 * time.Second
+	}
+	return errors.Join(errs...)
+}
+
+// App is a running gohere server: database, HTTP listener, outbox worker.
+type App struct {
+	opts      Options
+	db        *store.DB
+	ln        net.Listener
+	http      *http.Server
+	worker    *outbox.Worker // nil without Grafana
+	publicURL string
+}
+
+// New opens the database (running migrations) and binds the listener; Run serves.
+func New(ctx context.Context, opts Options) (*App, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, opts.DB)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		db.Close()
+		return nil, gohere.Errorf(gohere.Invalid, "listen on %s: %w", opts.Listen, err)
+	}
+	a := &App{opts: opts, db: db, ln: ln}
+	a.publicURL = strings.TrimRight(opts.PublicURL, "/")
+	if a.publicURL == "" {
+		a.publicURL = "http://" + ln.Addr().String()
+	}
+	links := compare.Config{GrafanaURL: opts.GrafanaURL, PublicURL: a.publicURL}
+	metrics := telemetry.NewMetrics()
+
+	if opts.GrafanaURL != "" {
+		g, err := annotate.NewGrafana(opts.GrafanaURL, opts.GrafanaToken, opts.GrafanaTimeout)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("grafana: %w", err)
+		}
+		a.worker, err = outbox.New(outbox.Options{
+			Queue:     db,
+			Deploys:   db,
+			Annotator: g,
+			Links: func(d gohere.Deploy) annotate.Links {
+				return annotate.Links{GoHere: compare.URL(links, d), Report: a.reportURL(d)}
+			},
+			Logger:   opts.Logger,
+			Recorder: metrics,
+			// A lease shorter than a hanging Grafana call would let a
+			// second delivery start while the first one still runs.
+			Lease:      3 * opts.GrafanaTimeout,
+			Poll:       opts.retry.poll,
+			MinBackoff: opts.retry.minBackoff,
+			MaxBackoff: opts.retry.maxBackoff,
+		})
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	metrics.OutboxGauges(func() (int, float64) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		pending, oldest, err := db.OutboxStats(ctx, time.Now())
+		if err != nil {
+			opts.Logger.Warn("outbox stats", "err", err)
+		}
+		return pending, oldest.Seconds()
+	})
+
+	srv, err := server.New(server.Options{
+		Store:           db,
+		Tokens:          opts.Tokens,
+		Metrics:         metrics,
+		Logger:          opts.Logger,
+		PublicURL:       a.publicURL,
+		GoHereURL:       func(d gohere.Deploy) string { return compare.URL(links, d) },
+		ReportURL:       a.reportURL,
+		OnDeployChanged: a.kick,
+	})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	a.http = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+func (a *App) reportURL(d gohere.Deploy) string {
+	return a.publicURL + "/deploys/" + url.PathEscape(d.ID)
+}
+
+func (a *App) kick() {
+	if a.worker != nil {
+		a.worker.Kick()
+	}
+}
+
+// URL is the server's public base URL.
+func (a *App) URL() string { return a.publicURL }
+
+// Addr is the address the listener is bound to.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	defer stopWorker()
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		if a.worker == nil {
+			return
+		}
+		if err := a.worker.Run(workerCtx); err != nil && !errors.Is(err, context.Canceled) {
+			a.opts.Logger.Error("outbox worker stopped", "err", err)
+		}
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.http.Serve(a.ln) }()
+	a.opts.Logger.Info("gohere serving", "addr", a.Addr(), "url", a.publicURL, "grafana", a.opts.GrafanaURL != "", "engine", a.db.Engine())
+
+	var err error
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = a.http.Shutdown(shutdownCtx)
+		cancel()
+	}
+	stopWorker()
+	<-workerDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close releases the database and the listener.
+func (a *App) Close() error {
+	a.ln.Close()
+	return a.db.Close()
+}

@@ -1,0 +1,97 @@
+package telemetry
+
+import (
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// durationBuckets resolve the sub-millisecond latencies of SQLite writes as
+// well as slow page renders; the default buckets start at 5ms.
+var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// annotationResults is the bounded set of AnnotationWrite results.
+var annotationResults = []string{"ok", "error", "retry"}
+
+// Metrics is gohere's own metrics set.
+type Metrics struct {
+	set *metrics.Set
+
+	outboxOnce sync.Once
+	outboxMu   sync.Mutex
+	outbox     func() (int, float64)
+}
+
+// NewMetrics returns a fresh set. Counters with a known, bounded label set
+// start at zero so that rate() works from the first scrape.
+func NewMetrics() *Metrics {
+	m := &Metrics{set: metrics.NewSet()}
+	for _, r := range annotationResults {
+		m.set.GetOrCreateCounter(`gohere_annotation_writes_total{result="` + r + `"}`)
+	}
+	return m
+}
+
+// Set is the underlying set, for components that register their own metrics.
+func (m *Metrics) Set() *metrics.Set { return m.set }
+
+// WritePrometheus writes the set and the process metrics in the Prometheus
+// text format.
+func (m *Metrics) WritePrometheus(w io.Writer) {
+	m.set.WritePrometheus(w)
+	metrics.WriteProcessMetrics(w)
+}
+
+// DeployRecorded counts a newly recorded deploy.
+func (m *Metrics) DeployRecorded(env, stage string) {
+	m.set.GetOrCreateCounter(`gohere_deploys_total{env=` + quote(env) + `,stage=` + quote(stage) + `}`).Inc()
+}
+
+// ObserveHTTP records one served request. route must be a route template
+// (never a raw path) so that the label set stays bounded.
+func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
+	r := quote(route)
+	m.set.GetOrCreateCounter(`gohere_http_requests_total{route=` + r + `,code="` + strconv.Itoa(code) + `"}`).Inc()
+	m.set.GetOrCreatePrometheusHistogramExt(`gohere_http_request_duration_seconds{route=`+r+`}`, durationBuckets).Update(d.Seconds())
+}
+
+// AnnotationWrite counts one Grafana annotation write by result: ok, error
+// or retry; anything else is counted as "other" to keep the label bounded.
+func (m *Metrics) AnnotationWrite(result string) {
+	switch result {
+	case "ok", "error", "retry":
+	default:
+		result = "other"
+	}
+	m.set.GetOrCreateCounter(`gohere_annotation_writes_total{result="` + result + `"}`).Inc()
+}
+
+// OutboxGauges exposes gohere_outbox_pending and gohere_outbox_oldest_seconds,
+// both computed by one call of f per scrape (f usually queries the database).
+// A later call replaces f.
+func (m *Metrics) OutboxGauges(f func() (pending int, oldestSeconds float64)) {
+	m.outboxMu.Lock()
+	m.outbox = f
+	m.outboxMu.Unlock()
+	m.outboxOnce.Do(func() {
+		m.set.RegisterMetricsWriter(func(w io.Writer) {
+			m.outboxMu.Lock()
+			f := m.outbox
+			m.outboxMu.Unlock()
+			pending, oldest := f()
+			metrics.WriteGaugeUint64(w, "gohere_outbox_pending", uint64(max(pending, 0)))
+			metrics.WriteGaugeFloat64(w, "gohere_outbox_oldest_seconds", oldest)
+		})
+	})
+}
+
+// quote renders a label value in the exposition format's escaping.
+func quote(v string) string {
+	return `"` + labelEscaper.Replace(v) + `"`
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
