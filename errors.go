@@ -3,6 +3,7 @@ package gohere
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Kind classifies an error for the edges: each adapter maps it once, to an
@@ -73,3 +74,27 @@ var (
 	ErrConflict = &Error{Kind: Conflict, Msg: "conflict"}
 	ErrNoData   = &Error{Kind: Invalid, Msg: "no data"}
 )
+
+// KindOfStatus classifies a failed HTTP call by the status it got, for
+// clients of gohere's and other services' APIs. Unavailable means "try
+// again later": no response at all (status 0: refused, timed out), 429 or
+// 5xx, or a 2xx whose body did not decode (a proxy's error page, say).
+func KindOfStatus(status int) Kind {
+	switch {
+	case status == 0 || status == http.StatusTooManyRequests || status >= 500 || (status >= 200 && status < 300):
+		return Unavailable
+	case status == http.StatusUnauthorized:
+		return Unauthorized
+	case status == http.StatusForbidden:
+		return Forbidden
+	case status == http.StatusNotFound:
+		return NotFound
+	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
+		return Conflict
+	case status == http.StatusRequestEntityTooLarge:
+		return TooLarge
+	case status >= 400:
+		return Invalid
+	}
+	return Internal
+}

@@ -109,31 +109,9 @@ func (g *Grafana) do(ctx context.Context, what string, fn func(*gapi.Client) err
 		return gohere.Errorf(gohere.Internal, "grafana: %s: %w", what, err)
 	}
 	if err := fn(client); err != nil {
-		return gohere.Errorf(kindOf(c.status), "grafana: %s: %w", what, err)
+		return gohere.Errorf(gohere.KindOfStatus(c.status), "grafana: %s: %w", what, err)
 	}
 	return nil
-}
-
-// kindOf maps a failed call to a gohere kind: Unavailable means "try again
-// later" to the outbox.
-func kindOf(status int) gohere.Kind {
-	switch {
-	case status == 0 || status == http.StatusTooManyRequests || status >= 500:
-		return gohere.Unavailable // no response: connection refused, timeout, cancelled
-	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
-		return gohere.Invalid
-	case status == http.StatusUnauthorized:
-		return gohere.Unauthorized
-	case status == http.StatusForbidden:
-		return gohere.Forbidden
-	case status == http.StatusNotFound:
-		return gohere.NotFound
-	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
-		return gohere.Conflict
-	case status < 300:
-		return gohere.Unavailable // a 2xx whose body did not decode: a proxy's page, say
-	}
-	return gohere.Internal
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

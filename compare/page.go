@@ -175,3 +175,12 @@ func NewPage(q PageQuery, signals []Signal, vars map[string]string, now time.Tim
 func ceilSecond(d time.Duration) time.Duration {
 	return (d + time.Second - 1) / time.Second * time.Second
 }
+
+// DeployStart is the instant the page marks: the link's start, or, for a
+// link without one, from + Margin as URL places from.
+func (p Page) DeployStart() time.Time {
+	if !p.Query.Start.IsZero() {
+		return p.Query.Start
+	}
+	return p.From.Add(Margin)
+}

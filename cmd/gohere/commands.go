@@ -7,8 +7,10 @@ func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		newServeCmd(),
 		newDeployCmd(),
+		newAnalyzeCmd(),
 		newStatsCmd(),
 		newJudgeCmd(),
 		newDashboardsCmd(),
+		newDemoCmd(),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/compare"
 	"github.com/gohere/gohere/internal/app"
 	"github.com/gohere/gohere/internal/auth"
 	"github.com/gohere/gohere/internal/telemetry"
@@ -18,9 +19,10 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var (
-		opts       app.Options
-		tokensFile string
-		logJSON    bool
+		opts          app.Options
+		tokensFile    string
+		compareConfig string
+		logJSON       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -32,6 +34,11 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			opts.Tokens = tokens
+			if compareConfig != "" {
+				if opts.CompareSignals, err = compare.LoadSignalsFile(compareConfig); err != nil {
+					return err
+				}
+			}
 			opts.GrafanaToken = os.Getenv("GOHERE_GRAFANA_TOKEN")
 			opts.Logger = telemetry.NewLogger(cmd.ErrOrStderr(), slog.LevelInfo, logJSON)
 			return serve(cmd.Context(), opts)
@@ -44,6 +51,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&opts.GrafanaURL, "grafana-url", os.Getenv("GOHERE_GRAFANA_URL"), "Grafana base URL; token in GOHERE_GRAFANA_TOKEN (env GOHERE_GRAFANA_URL)")
 	fl.DurationVar(&opts.GrafanaTimeout, "grafana-timeout", 10*time.Second, "timeout of one Grafana request")
 	fl.StringVar(&opts.PrometheusURL, "prometheus-url", os.Getenv("GOHERE_PROMETHEUS_URL"), "Prometheus-compatible API for analyses and the compare page (env GOHERE_PROMETHEUS_URL)")
+	fl.StringVar(&compareConfig, "compare-config", os.Getenv("GOHERE_COMPARE_CONFIG"), "YAML file of the signals the built-in compare page draws (env GOHERE_COMPARE_CONFIG; default: http_requests_total, http_request_duration_seconds, process_* conventions)")
 	fl.StringVar(&tokensFile, "tokens-file", os.Getenv("GOHERE_TOKENS_FILE"), "file of role:name:secret lines (or GOHERE_TOKENS, comma-separated)")
 	fl.BoolVar(&logJSON, "log-json", false, "log JSON records instead of text")
 	return cmd

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,14 +9,17 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/gohere/gohere"
 	"github.com/gohere/gohere/annotate"
 	"github.com/gohere/gohere/compare"
+	"github.com/gohere/gohere/internal/analysis"
 	"github.com/gohere/gohere/internal/auth"
 	"github.com/gohere/gohere/internal/outbox"
+	"github.com/gohere/gohere/internal/prom"
 	"github.com/gohere/gohere/internal/server"
 	"github.com/gohere/gohere/internal/store"
 	"github.com/gohere/gohere/internal/telemetry"
@@ -33,6 +37,12 @@ type Options struct {
 	PrometheusURL  string
 	Tokens         *auth.Tokens
 	Logger         *slog.Logger
+	// Source replaces the store at PrometheusURL as what analyses query:
+	// the demo replays recorded fixtures through it.
+	Source analysis.Source
+	// CompareSignals are what the built-in compare page draws (the compare
+	// config, see compare.LoadSignalsFile); zero: compare.DefaultSignals.
+	CompareSignals compare.SignalSet
 
 	// retry shortens the outbox's polling and backoff in tests; zero values
 	// take the outbox defaults.
@@ -78,7 +88,9 @@ type App struct {
 	db        *store.DB
 	ln        net.Listener
 	http      *http.Server
-	worker    *outbox.Worker // nil without Grafana
+	worker    *outbox.Worker   // nil without Grafana
+	runner    *analysis.Runner // nil without a metric store
+	source    analysis.Source  // nil without a metric store
 	publicURL string
 }
 
@@ -141,7 +153,11 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return pending, oldest.Seconds()
 	})
 
-	srv, err := server.New(server.Options{
+	if err := a.newRunner(metrics); err != nil {
+		a.Close()
+		return nil, err
+	}
+	srvOpts := server.Options{
 		Store:           db,
 		Tokens:          opts.Tokens,
 		Metrics:         metrics,
@@ -150,7 +166,14 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		GoHereURL:       func(d gohere.Deploy) string { return compare.URL(links, d) },
 		ReportURL:       a.reportURL,
 		OnDeployChanged: a.kick,
-	})
+		CompareSignals:  opts.CompareSignals,
+	}
+	if a.runner != nil {
+		srvOpts.Source = a.source
+		srvOpts.Analyses = db
+		srvOpts.OnAnalysisCreated = a.runner.Notify
+	}
+	srv, err := server.New(srvOpts)
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("server: %w", err)
@@ -161,6 +184,33 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// newRunner sets up the analysis runner when there is a metric store to
+// query.
+func (a *App) newRunner(m *telemetry.Metrics) error {
+	src := a.opts.Source
+	if src == nil && a.opts.PrometheusURL != "" {
+		c, err := prom.New(prom.Options{URL: a.opts.PrometheusURL})
+		if err != nil {
+			return err
+		}
+		src = c
+	}
+	if src == nil {
+		return nil
+	}
+	a.source = src
+	host, _ := os.Hostname()
+	r, err := analysis.NewRunner(analysis.Options{
+		Store:   a.db,
+		Source:  src,
+		Owner:   fmt.Sprintf("%s/%d", cmp.Or(host, "gohere"), os.Getpid()),
+		Logger:  a.opts.Logger,
+		Metrics: m,
+	})
+	a.runner = r
+	return err
 }
 
 func (a *App) reportURL(d gohere.Deploy) string {
@@ -193,6 +243,13 @@ func (a *App) Run(ctx context.Context) error {
 			a.opts.Logger.Error("outbox worker stopped", "err", err)
 		}
 	}()
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		if a.runner != nil {
+			_ = a.runner.Run(workerCtx) // returns nil once ctx ends
+		}
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.http.Serve(a.ln) }()
 	a.opts.Logger.Info("gohere serving", "addr", a.Addr(), "url", a.publicURL, "grafana", a.opts.GrafanaURL != "", "engine", a.db.Engine())
@@ -207,6 +264,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopWorker()
 	<-workerDone
+	<-runnerDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -121,26 +121,39 @@ func (c *Client) GetDeploy(ctx context.Context, id string) (DeployView, error) {
 	return out, err
 }
 
+// do sends in as JSON (nil: no body) and decodes the JSON answer into out
+// (nil: ignored).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, h http.Header, in, out any) error {
-	u := c.base.JoinPath(path)
-	u.RawQuery = q.Encode()
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("encode request: %w", err)
 		}
-		body = bytes.NewReader(b)
+		body = b
+		h = h.Clone()
+		if h == nil {
+			h = http.Header{}
+		}
+		h.Set("Content-Type", "application/json")
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	return c.send(ctx, method, path, q, h, body, out)
+}
+
+// send sends body as is with the headers h (which say its content type).
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, h http.Header, body []byte, out any) error {
+	u := c.base.JoinPath(path)
+	u.RawQuery = q.Encode()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return gohere.Errorf(gohere.Invalid, "%s %s: %w", method, path, err)
 	}
 	for k, v := range h {
 		req.Header[k] = v
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.token != "" {
@@ -187,25 +200,5 @@ func apiError(method, path string, status int, body []byte) error {
 	if len(msg) > 300 {
 		msg = msg[:300] + "…"
 	}
-	return gohere.Errorf(kindOf(status), "%s %s: %d %s: %s", method, path, status, http.StatusText(status), msg)
-}
-
-func kindOf(status int) gohere.Kind {
-	switch {
-	case status == http.StatusNotFound:
-		return gohere.NotFound
-	case status == http.StatusConflict:
-		return gohere.Conflict
-	case status == http.StatusUnauthorized:
-		return gohere.Unauthorized
-	case status == http.StatusForbidden:
-		return gohere.Forbidden
-	case status == http.StatusRequestEntityTooLarge:
-		return gohere.TooLarge
-	case status >= 500:
-		return gohere.Unavailable
-	case status >= 400:
-		return gohere.Invalid
-	}
-	return gohere.Internal
+	return gohere.Errorf(gohere.KindOfStatus(status), "%s %s: %d %s: %s", method, path, status, http.StatusText(status), msg)
 }

@@ -36,8 +36,12 @@ type Chart struct {
 	Unit    string // shown after the y-axis values, e.g. "s", "req/s"
 	Series  []Series
 	Markers []Marker
-	Width   int
-	Height  int
+	// From and To, when set, fix the time axis (e.g. to a page's window) so
+	// that side-by-side charts share it and a marker before the first point
+	// is still drawn; zero: the range of the data.
+	From, To time.Time
+	Width    int
+	Height   int
 }
 
 const (
@@ -123,6 +127,12 @@ func (c Chart) bounds() (x0, x1 time.Time, y0, y1 float64, ok bool) {
 	}
 	if !ok {
 		return x0, x1, 0, 0, false
+	}
+	if !c.From.IsZero() {
+		x0 = c.From
+	}
+	if !c.To.IsZero() && c.To.After(x0) {
+		x1 = c.To
 	}
 	if y1-y0 <= 1e-9*math.Max(math.Abs(y0), math.Abs(y1)) {
 		// Flat, or so nearly that ticks could not tell the values apart.

@@ -140,3 +140,25 @@ func FuzzSVG(f *testing.F) {
 		wellFormed(t, string(Chart{Title: name, Series: []Series{{Name: name, Class: class, Points: ps}}}.SVG()))
 	})
 }
+
+// TestFixedTimeAxis: a chart given From and To spans them, so a marker
+// before its first point is drawn, and two charts of one window line up.
+func TestFixedTimeAxis(t *testing.T) {
+	deploy := Marker{T: t0.Add(-5 * time.Minute), Label: "deploy start"}
+	free := string(Chart{Series: []Series{{Name: "canary", Points: points(1, 2, 3)}}, Markers: []Marker{deploy}}.SVG())
+	if strings.Contains(free, "deploy start") {
+		t.Fatal("without From the axis starts at the data, yet the earlier marker was drawn")
+	}
+	fixed := Chart{Series: []Series{{Name: "canary", Points: points(1, 2, 3)}}, Markers: []Marker{deploy},
+		From: t0.Add(-10 * time.Minute), To: t0.Add(10 * time.Minute)}
+	svg := string(fixed.SVG())
+	wellFormed(t, svg)
+	// 640 wide, margins 64 and 16: the marker sits a quarter into the plot.
+	if !strings.Contains(svg, `<g class="marker"><line x1="204.0"`) {
+		t.Errorf("marker not at a quarter of the fixed axis:\n%s", svg)
+	}
+	// The series starts half-way: its first point is at t0.
+	if !strings.Contains(svg, `d="M344.0,`) {
+		t.Errorf("series does not start half-way along the fixed axis:\n%s", svg)
+	}
+}

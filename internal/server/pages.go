@@ -2,14 +2,21 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"embed"
+	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/internal/analysis"
+	"github.com/gohere/gohere/internal/store"
+	"github.com/gohere/gohere/judge"
 )
 
 // Pages are server-rendered HTML without scripts; the stylesheet is served
@@ -25,6 +32,8 @@ func parsePages() (*template.Template, error) {
 	return template.New("pages").Option("missingkey=error").Funcs(template.FuncMap{
 		"when": when,
 		"took": took,
+		"num":  num,
+		"pval": pval,
 	}).ParseFS(templateFS, "templates/*.html")
 }
 
@@ -34,6 +43,27 @@ func when(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// num formats a statistic to 4 significant digits; nil pointers are empty.
+func num(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'g', 4, 64)
+	case *float64:
+		if x != nil {
+			return strconv.FormatFloat(*x, 'g', 4, 64)
+		}
+	}
+	return ""
+}
+
+// pval formats a p-value: tiny ones in exponent form, the rest to 3 digits.
+func pval(p float64) string {
+	if p < 1e-4 {
+		return strconv.FormatFloat(p, 'e', 1, 64)
+	}
+	return strconv.FormatFloat(p, 'f', 4, 64)
 }
 
 // took is how long a deploy ran, or has been running.
@@ -55,6 +85,18 @@ type timelinePage struct {
 type deployPage struct {
 	Title string
 	DeployView
+	// RunsAnalyses: this server has a metric store to analyse canaries with.
+	RunsAnalyses bool
+	Analyses     []analysisView
+}
+
+// analysisView is one analysis of a deploy with the evidence of its latest
+// interval decoded for the page.
+type analysisView struct {
+	store.Analysis
+	Latest  *store.Interval
+	Report  *judge.Report    // of Latest; nil when nothing was judged
+	Queries []analysis.Query // of Latest: what was asked of the metric store
 }
 
 type errorPage struct {
@@ -92,10 +134,53 @@ func (s *Server) deployPage(c *gin.Context) {
 		s.pageError(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "deploy.html", deployPage{
-		Title:      d.Service + " " + d.Env + " " + d.Version,
-		DeployView: s.view(d),
-	})
+	p := deployPage{Title: d.Service + " " + d.Env + " " + d.Version, DeployView: s.view(d), RunsAnalyses: s.opts.Analyses != nil}
+	if p.RunsAnalyses {
+		if p.Analyses, err = s.analysesOf(c.Request.Context(), d.ID); err != nil {
+			s.pageError(c, err)
+			return
+		}
+	}
+	s.render(c, http.StatusOK, "deploy.html", p)
+}
+
+// analysesOf reads a deploy's analyses, newest first, with their intervals.
+func (s *Server) analysesOf(ctx context.Context, deployID string) ([]analysisView, error) {
+	list, err := s.opts.Analyses.ListAnalyses(ctx, deployID)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]analysisView, 0, len(list))
+	for _, a := range list {
+		full, err := s.opts.Analyses.GetAnalysis(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		v := analysisView{Analysis: full}
+		if n := len(full.Intervals); n > 0 {
+			v.Latest = &full.Intervals[n-1]
+			if err := decodeEvidence(*v.Latest, &v); err != nil {
+				return nil, fmt.Errorf("analysis %s interval %d: %w", a.ID, v.Latest.Seq, err)
+			}
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+func decodeEvidence(iv store.Interval, v *analysisView) error {
+	if len(iv.Report) > 0 {
+		v.Report = new(judge.Report)
+		if err := json.Unmarshal(iv.Report, v.Report); err != nil {
+			return fmt.Errorf("decode report: %w", err)
+		}
+	}
+	if len(iv.Queries) > 0 {
+		if err := json.Unmarshal(iv.Queries, &v.Queries); err != nil {
+			return fmt.Errorf("decode queries: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *Server) pageError(c *gin.Context, err error) {

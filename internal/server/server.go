@@ -17,7 +17,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/compare"
 	"github.com/gohere/gohere/internal/auth"
+	"github.com/gohere/gohere/internal/prom"
 	"github.com/gohere/gohere/internal/telemetry"
 )
 
@@ -62,6 +64,23 @@ type Options struct {
 	// OnDeployChanged runs after a create or finish has committed (it wakes
 	// the annotation outbox worker); nil: nothing.
 	OnDeployChanged func()
+
+	// Analyses keeps canary analyses; nil: this server runs none (no
+	// metric store configured) and the analysis API says so with 503.
+	Analyses AnalysisStore
+	// OnAnalysisCreated runs after an analysis was recorded (it wakes the
+	// analysis runner); nil: nothing.
+	OnAnalysisCreated func()
+	// Source is the Prometheus-compatible store the compare page graphs;
+	// nil: the page says that no metric store is configured.
+	Source MetricSource
+	// CompareSignals are what the compare page draws; zero: compare.DefaultSignals.
+	CompareSignals compare.SignalSet
+}
+
+// MetricSource answers range queries (*prom.Client).
+type MetricSource interface {
+	QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]prom.Series, error)
 }
 
 func (o *Options) validate() error {
@@ -88,6 +107,9 @@ func (o *Options) validate() error {
 	}
 	if o.OnDeployChanged == nil {
 		o.OnDeployChanged = func() {}
+	}
+	if o.OnAnalysisCreated == nil {
+		o.OnAnalysisCreated = func() {}
 	}
 	return errors.Join(errs...)
 }
@@ -126,6 +148,8 @@ func New(opts Options) (*Server, error) {
 	api.GET("/deploys", s.listDeploys)
 	api.GET("/deploys/:id", s.getDeploy)
 	api.POST("/deploys/:id/finish", s.requireWrite, s.finishDeploy)
+	api.POST("/deploys/:id/analyses", s.requireWrite, s.createAnalysis)
+	api.GET("/analyses/:id", s.getAnalysis)
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
@@ -137,6 +161,7 @@ func New(opts Options) (*Server, error) {
 
 	e.GET("/", s.timelinePage)
 	e.GET("/deploys/:id", s.deployPage)
+	e.GET("/compare", s.comparePage)
 	e.GET("/static/gohere.css", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.Data(http.StatusOK, "text/css; charset=utf-8", stylesheet)

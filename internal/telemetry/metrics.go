@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,12 +63,7 @@ func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
 // AnnotationWrite counts one Grafana annotation write by result: ok, error
 // or retry; anything else is counted as "other" to keep the label bounded.
 func (m *Metrics) AnnotationWrite(result string) {
-	switch result {
-	case "ok", "error", "retry":
-	default:
-		result = "other"
-	}
-	m.set.GetOrCreateCounter(`gohere_annotation_writes_total{result="` + result + `"}`).Inc()
+	m.set.GetOrCreateCounter(`gohere_annotation_writes_total{result="` + bounded(result, annotationResults...) + `"}`).Inc()
 }
 
 // OutboxGauges exposes gohere_outbox_pending and gohere_outbox_oldest_seconds,
@@ -87,6 +83,36 @@ func (m *Metrics) OutboxGauges(f func() (pending int, oldestSeconds float64)) {
 			metrics.WriteGaugeFloat64(w, "gohere_outbox_oldest_seconds", oldest)
 		})
 	})
+}
+
+// analysisBuckets span one query of a local store (milliseconds) to an
+// interval of 50 metrics against a slow remote one (tens of seconds).
+var analysisBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+
+// ObserveInterval counts one judged analysis interval by its verdict.
+func (m *Metrics) ObserveInterval(verdict string) {
+	m.set.GetOrCreateCounter(`gohere_analysis_intervals_total{verdict=` + quote(bounded(verdict, "Pass", "Marginal", "Fail", "NoData")) + `}`).Inc()
+}
+
+// ObserveJudge records how long one judgement took.
+func (m *Metrics) ObserveJudge(d time.Duration) {
+	m.set.GetOrCreatePrometheusHistogramExt(`gohere_judge_duration_seconds`, analysisBuckets).Update(d.Seconds())
+}
+
+// ObserveQuery counts one metric-store query by result (ok, empty, invalid,
+// unavailable, error) and records its duration.
+func (m *Metrics) ObserveQuery(result string, d time.Duration) {
+	m.set.GetOrCreateCounter(`gohere_metric_queries_total{result=` + quote(bounded(result, "ok", "empty", "invalid", "unavailable", "error")) + `}`).Inc()
+	m.set.GetOrCreatePrometheusHistogramExt(`gohere_metric_query_duration_seconds`, analysisBuckets).Update(d.Seconds())
+}
+
+// bounded keeps a label value within its known set; anything else is
+// "other".
+func bounded(v string, known ...string) string {
+	if slices.Contains(known, v) {
+		return v
+	}
+	return "other"
 }
 
 // quote renders a label value in the exposition format's escaping.

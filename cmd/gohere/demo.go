@@ -1,0 +1,286 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/fixtures"
+	"github.com/gohere/gohere/internal/app"
+	"github.com/gohere/gohere/internal/auth"
+	"github.com/gohere/gohere/internal/client"
+	"github.com/gohere/gohere/internal/replay"
+	"github.com/gohere/gohere/internal/telemetry"
+)
+
+// demoTimeout bounds the scripted part: recording the deploys and judging
+// every scenario from its recording takes a second or two.
+const demoTimeout = 2 * time.Minute
+
+type demoOptions struct {
+	listen string
+	once   bool
+	out    io.Writer
+	logger *slog.Logger
+}
+
+func newDemoCmd() *cobra.Command {
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run gohere on a throw-away SQLite with example deploys and canary analyses of the recorded fixtures",
+		Long: `Starts gohere on a SQLite database in a temp dir, records example deploys and one canary
+deploy per fixture scenario, judges each scenario's canary analysis from recorded metric
+store answers (no metric store, Grafana or network needed) and prints the URLs to open.
+It serves until Ctrl-C; with --once it prints the results and exits: 0 when every
+scenario got its expected verdict, 1 when one did not, 3 on errors.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.out = cmd.OutOrStdout()
+			o.logger = telemetry.NewLogger(cmd.ErrOrStderr(), slog.LevelWarn, false)
+			return demo(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:0", "address to serve on (port 0: any free port)")
+	cmd.Flags().BoolVar(&o.once, "once", false, "run the scripted scenario, print the results and exit")
+	return cmd
+}
+
+// demo runs the whole flow against an in-process server through its HTTP API.
+func demo(ctx context.Context, o demoOptions) (err error) {
+	dir, err := os.MkdirTemp("", "gohere-demo-")
+	if err != nil {
+		return fmt.Errorf("demo: temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	// Throw-away tokens: nobody but this process knows them.
+	ciToken := rand.Text()
+	tokens, err := auth.Parse("ci:demo-ci:" + ciToken + ",human:demo:" + rand.Text())
+	if err != nil {
+		return err
+	}
+	scenarios, src, err := placeScenarios(time.Now())
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, app.Options{DB: filepath.Join(dir, "gohere.db"), Listen: o.listen, Tokens: tokens,
+		Logger: o.logger, Source: src})
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- a.Run(runCtx) }()
+	defer func() {
+		stop()
+		err = errors.Join(err, <-served, a.Close())
+	}()
+
+	c, err := client.New(a.URL(), ciToken, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	scriptCtx, cancel := context.WithTimeout(ctx, demoTimeout)
+	defer cancel()
+	results, newest, err := demoScript(scriptCtx, c, scenarios)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	wrong := printDemo(o.out, a.URL(), dir, newest, results)
+	if o.once {
+		if wrong != "" {
+			return withExit(exitFail, errors.New("demo: "+wrong))
+		}
+		return nil
+	}
+	fmt.Fprintln(o.out, "\nServing until Ctrl-C; the database goes with it.")
+	<-ctx.Done()
+	return nil
+}
+
+// placedScenario is a fixture scenario placed at its own hour in the past,
+// with the analysis window its recording was made for.
+type placedScenario struct {
+	fixtures.Scenario
+	start, end time.Time
+}
+
+// placeScenarios puts scenario i at the (i+1)-th whole hour before now, so
+// that every analysis is over (retrospective) and scenarios sharing series
+// do not overlap, and returns a source replaying their recordings there.
+func placeScenarios(now time.Time) ([]placedScenario, *replay.Source, error) {
+	hour := now.Truncate(time.Hour)
+	var out []placedScenario
+	var ps []replay.Placement
+	for i, name := range fixtures.Names() {
+		sc, err := fixtures.Load(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		rec, err := replay.Load(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		at := hour.Add(-time.Duration(i+1) * time.Hour)
+		start, end := rec.Window(at)
+		out = append(out, placedScenario{Scenario: sc, start: start, end: end})
+		ps = append(ps, replay.Placement{Recording: rec, Start: at})
+	}
+	return out, replay.New(ps...), nil
+}
+
+// demoDeploy is an example deploy, finished with status unless that is
+// running.
+type demoDeploy struct {
+	req    client.StartRequest
+	status gohere.Status
+}
+
+// demoHistory comes before the scenarios' canaries; demoNewest after them.
+var (
+	demoHistory = []demoDeploy{
+		{client.StartRequest{Service: "checkout", Env: "prod", Version: "v1.3.0", Commit: "9c41e07", Author: "alice", MergedBy: "bob",
+			PR: "https://github.com/example/shop/pull/401", Changes: []gohere.Change{
+				{Commit: "9c41e07", Author: "alice", Title: "fix tax rounding for EUR"},
+				{Commit: "1d7f2aa", Author: "carol", Title: "retry card authorisation once on timeout"}}}, gohere.StatusSucceeded},
+		{client.StartRequest{Service: "payments", Env: "prod", Version: "v2.7.0", Commit: "e5b0c93", Author: "dave", MergedBy: "erin",
+			PR: "https://github.com/example/shop/pull/405", Changes: []gohere.Change{
+				{Commit: "e5b0c93", Author: "dave", Title: "move refunds to the new ledger API"}}}, gohere.StatusSucceeded},
+		{client.StartRequest{Service: "checkout", Env: "prod", Version: "v1.4.0", Commit: "44aa1f0", Author: "carol", MergedBy: "alice",
+			PR: "https://github.com/example/shop/pull/409", Changes: []gohere.Change{
+				{Commit: "44aa1f0", Author: "carol", Title: "cache shipping quotes"}}}, gohere.StatusRolledBack},
+		{client.StartRequest{Service: "checkout", Env: "prod", Version: "v1.4.2", Commit: "b2c9d18", Author: "carol", MergedBy: "bob",
+			PR: "https://github.com/example/shop/pull/412", Changes: []gohere.Change{
+				{Commit: "b2c9d18", Author: "carol", Title: "invalidate shipping quotes when the address changes"},
+				{Commit: "0f3e6a2", Author: "bob", Title: "bump the HTTP client timeout to 3s"}}}, gohere.StatusSucceeded},
+	}
+	demoNewest = demoDeploy{client.StartRequest{Service: "payments", Env: "prod", Version: "v2.8.0", Commit: "7a1b3c4", Author: "erin", MergedBy: "dave",
+		PR: "https://github.com/example/shop/pull/417", Changes: []gohere.Change{
+			{Commit: "7a1b3c4", Author: "erin", Title: "3-D Secure challenge for cards issued outside the EU"},
+			{Commit: "5e2d9b0", Author: "dave", Title: "log the acquirer's decline codes"}}}, gohere.StatusRunning}
+)
+
+// demoResult is one scenario's analysis as the API reports it.
+type demoResult struct {
+	scenario placedScenario
+	analysis client.Analysis
+	report   string
+}
+
+// problem says why the result is not what the scenario expects; "" if it is.
+func (r demoResult) problem() string {
+	a := r.analysis
+	for _, iv := range a.Intervals {
+		if iv.Error != "" {
+			return fmt.Sprintf("%s: interval %d not judged: %s", r.scenario.Name, iv.Seq, iv.Error)
+		}
+	}
+	if a.State == "error" || a.Verdict != r.scenario.Expected {
+		return fmt.Sprintf("%s: %s (%s), want %s", r.scenario.Name, cmp.Or(string(a.Verdict), "no verdict"), a.State, r.scenario.Expected)
+	}
+	return ""
+}
+
+// demoScript records the example deploys and one canary deploy per scenario
+// with its analysis, waits until every analysis is over, and returns them
+// with the newest deploy.
+func demoScript(ctx context.Context, c *client.Client, scenarios []placedScenario) ([]demoResult, client.DeployView, error) {
+	for _, d := range demoHistory {
+		if _, err := recordDemoDeploy(ctx, c, d); err != nil {
+			return nil, client.DeployView{}, err
+		}
+	}
+	var results []demoResult
+	for i, sc := range scenarios {
+		d, err := c.StartDeploy(ctx, client.StartRequest{Service: sc.Service, Env: sc.Env, Version: sc.Canary,
+			BaselineVersion: sc.Baseline, Stage: string(gohere.StageCanary), Author: "fixtures",
+			Changes: []gohere.Change{{Commit: fmt.Sprintf("c0ffee%d", i), Author: "fixtures", Title: "scenario " + sc.Name + ": " + sc.Description}}})
+		if err != nil {
+			return nil, client.DeployView{}, fmt.Errorf("scenario %s: %w", sc.Name, err)
+		}
+		a, err := c.StartAnalysis(ctx, d.ID, sc.Config, sc.start, sc.end)
+		if err != nil {
+			return nil, client.DeployView{}, fmt.Errorf("scenario %s: %w", sc.Name, err)
+		}
+		results = append(results, demoResult{scenario: sc, analysis: a, report: d.ReportURL})
+	}
+	newest, err := recordDemoDeploy(ctx, c, demoNewest)
+	if err != nil {
+		return nil, client.DeployView{}, err
+	}
+	for i := range results {
+		if results[i].analysis, err = waitAnalysis(ctx, c, results[i].analysis); err != nil {
+			return nil, client.DeployView{}, fmt.Errorf("scenario %s: %w", results[i].scenario.Name, err)
+		}
+	}
+	return results, newest, nil
+}
+
+func recordDemoDeploy(ctx context.Context, c *client.Client, d demoDeploy) (client.DeployView, error) {
+	v, err := c.StartDeploy(ctx, d.req)
+	if err != nil || d.status == gohere.StatusRunning {
+		return v, err
+	}
+	return c.FinishDeploy(ctx, v.ID, d.status)
+}
+
+// waitAnalysis polls until the analysis has no interval left to judge.
+func waitAnalysis(ctx context.Context, c *client.Client, a client.Analysis) (client.Analysis, error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for a.Active() {
+		select {
+		case <-ctx.Done():
+			return a, gohere.Errorf(gohere.Unavailable, "analysis %s still %s after %d intervals (last error %q): %w",
+				a.ID, a.State, len(a.Intervals), a.LastError, ctx.Err())
+		case <-tick.C:
+		}
+		var err error
+		if a, err = c.GetAnalysis(ctx, a.ID); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// printDemo writes the URLs to open and the scenarios' results, and returns
+// what differs from the expected verdicts ("" when nothing does).
+func printDemo(w io.Writer, base, dir string, newest client.DeployView, results []demoResult) string {
+	fmt.Fprintf(w, "gohere demo at %s (SQLite in %s; metric store answers replayed from recordings)\n\n", base, dir)
+	fmt.Fprintf(w, "Deploy timeline: %s/\n", base)
+	fmt.Fprintf(w, "GO HERE:         %s\n", newest.GoHereURL)
+	fmt.Fprintf(w, "                 (the newest deploy: %s %s %s, baseline %s)\n\n", newest.Service, newest.Env, newest.Version,
+		cmp.Or(newest.BaselineVersion, "none"))
+	fmt.Fprintln(w, "Canary analyses of the fixture scenarios:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tEXPECTED\tVERDICT\tSCORE\tREPORT")
+	var wrong []string
+	for _, r := range results {
+		a := r.analysis
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%s\n", r.scenario.Name, r.scenario.Expected, cmp.Or(string(a.Verdict), "-"), a.Score, r.report)
+		if p := r.problem(); p != "" {
+			wrong = append(wrong, p)
+		}
+	}
+	tw.Flush()
+	if len(wrong) == 0 {
+		fmt.Fprintf(w, "All %d scenarios got their expected verdict.\n", len(results))
+		return ""
+	}
+	msg := fmt.Sprintf("%d of %d scenarios did not get their expected verdict: %s", len(wrong), len(results), strings.Join(wrong, "; "))
+	fmt.Fprintln(w, msg)
+	return msg
+}

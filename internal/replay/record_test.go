@@ -1,0 +1,296 @@
+package replay
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/fixtures"
+	"github.com/gohere/gohere/internal/analysis"
+	"github.com/gohere/gohere/internal/prom"
+	"github.com/gohere/gohere/internal/store"
+	"github.com/gohere/gohere/internal/tsdbtest"
+)
+
+var update = flag.Bool("update", false, "re-record the scenarios' answers from a real VictoriaMetrics into recordings/")
+
+// recordedAt is where the recordings place the first scenario; the others
+// follow spacing apart, so that queries of scenarios sharing their series
+// (healthy and latency-regression) never see each other's samples.
+var recordedAt = time.Date(2026, time.January, 5, 0, 0, 0, 0, time.UTC)
+
+const spacing = 2 * time.Hour
+
+// placed is a scenario placed at a start, with the window of its analysis
+// (zero end: start + the config's lifetime, as Prepare decides).
+type placed struct {
+	sc         fixtures.Scenario
+	start, end time.Time
+}
+
+// TestRecordings runs every fixture scenario through the real runner
+// against a real VictoriaMetrics, recording what it answers, and checks
+// that the committed recordings hold exactly those answers: a change of
+// the fixtures, the configs, the runner's queries or the store's answers
+// fails here until the recordings are renewed with -update. A run whose
+// verdicts are not the expected ones is never written.
+func TestRecordings(t *testing.T) {
+	var ps []placed
+	var samples []tsdbtest.Sample
+	for i, name := range fixtures.Names() {
+		sc, err := fixtures.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := placed{sc: sc, start: recordedAt.Add(time.Duration(i) * spacing)}
+		ps = append(ps, p)
+		for _, s := range sc.Samples(p.start) {
+			samples = append(samples, tsdbtest.Sample{Labels: s.Labels, Timestamps: s.Timestamps, Values: s.Values})
+		}
+	}
+	vm := tsdbtest.StartVictoriaMetrics(t)
+	vm.Import(t, samples)
+	c, err := prom.New(prom.Options{URL: vm.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{src: c, placed: ps, got: map[string]*Recording{}}
+	runs := analyze(t, rec, ps)
+	checkVerdicts(t, ps, runs)
+	if t.Failed() {
+		return
+	}
+	for _, p := range ps {
+		r := rec.got[p.sc.Name]
+		if r == nil {
+			t.Fatalf("%s: nothing recorded", p.sc.Name)
+		}
+		a := runs[p.sc.Name]
+		r.start, r.end = a.StartAt.Sub(p.start), a.EndAt.Sub(p.start)
+		if *update {
+			write(t, r)
+			continue
+		}
+		committed, err := Load(p.sc.Name)
+		if err != nil {
+			t.Fatalf("%v (record it with -update)", err)
+		}
+		if diff := diffRecordings(committed, r); diff != "" {
+			t.Errorf("%s: the committed recording differs from what VictoriaMetrics answers now; run go test ./internal/replay -run TestRecordings -update and review:\n%s", p.sc.Name, diff)
+		}
+	}
+}
+
+// recorder is a Source that passes queries on and records the answers of
+// each placed scenario relative to its start.
+type recorder struct {
+	src    analysis.Source
+	placed []placed
+	mu     sync.Mutex
+	got    map[string]*Recording
+}
+
+func (r *recorder) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]prom.Series, error) {
+	i := slices.IndexFunc(r.placed, func(p placed) bool { return !start.Before(p.start) && start.Before(p.start.Add(spacing)) })
+	if i < 0 {
+		return nil, fmt.Errorf("recorder: query %q at %s is outside every placed scenario", query, start)
+	}
+	got, err := r.src.QueryRange(ctx, query, start, end, step)
+	if err != nil {
+		return nil, err // not recorded: the run fails the test
+	}
+	p := r.placed[i]
+	out := make([]series, len(got))
+	for j, s := range got {
+		out[j] = series{Labels: s.Labels, T: make([]int64, len(s.Points)), V: make([]value, len(s.Points))}
+		for k, pt := range s.Points {
+			out[j].T[k] = pt.T.Sub(p.start).Milliseconds()
+			out[j].V[k] = value(pt.V)
+		}
+	}
+	// The store's order of series is not part of the answer.
+	slices.SortFunc(out, func(a, b series) int { return strings.Compare(fmt.Sprint(a.Labels), fmt.Sprint(b.Labels)) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.got[p.sc.Name]
+	if rec == nil {
+		rec = &Recording{scenario: p.sc.Name, answers: map[key][]series{}}
+		r.got[p.sc.Name] = rec
+	}
+	rec.answers[key{query: query, start: start.Sub(p.start), end: end.Sub(p.start), step: step}] = out
+	return got, nil
+}
+
+// analyze runs the placed scenarios' analyses on a fresh SQLite store with
+// a real runner querying src, and returns them once every one is over.
+func analyze(t *testing.T, src analysis.Source, ps []placed) map[string]store.Analysis {
+	t.Helper()
+	ctx := t.Context()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gohere.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ids := map[string]string{}
+	for _, p := range ps {
+		dep, _, err := db.CreateDeploy(ctx, gohere.Deploy{Service: p.sc.Service, Env: p.sc.Env, Version: p.sc.Canary,
+			BaselineVersion: p.sc.Baseline, Stage: gohere.StageCanary, StartedAt: p.start}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := analysis.Prepare(dep, p.sc.Config, p.start, p.end, time.Now())
+		if err != nil {
+			t.Fatalf("%s: Prepare: %v", p.sc.Name, err)
+		}
+		if a, err = db.CreateAnalysis(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		ids[p.sc.Name] = a.ID
+	}
+	r, err := analysis.NewRunner(analysis.Options{Store: db, Source: src, Owner: "replay-test",
+		Poll: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { r.Run(runCtx); close(done) }()
+	defer func() { stop(); <-done }()
+
+	out := map[string]store.Analysis{}
+	deadline := time.Now().Add(time.Minute)
+	for name, id := range ids {
+		for {
+			a, err := db.GetAnalysis(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !a.State.Active() {
+				out[name] = a
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: analysis still %s after a minute (last error %q)", name, a.State, a.LastError)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+// checkVerdicts wants every scenario's expected verdict, reached without
+// errors, waiting for a human.
+func checkVerdicts(t *testing.T, ps []placed, runs map[string]store.Analysis) {
+	t.Helper()
+	for _, p := range ps {
+		a := runs[p.sc.Name]
+		if a.Verdict != p.sc.Expected || !a.State.AwaitsDecision() || a.State == store.AnalysisError {
+			t.Errorf("%s: state %s, verdict %s; want %s waiting for a decision", p.sc.Name, a.State, a.Verdict, p.sc.Expected)
+		}
+		for _, iv := range a.Intervals {
+			if iv.Error != "" {
+				t.Errorf("%s: interval %d: %s", p.sc.Name, iv.Seq, iv.Error)
+			}
+		}
+	}
+}
+
+// write stores r as recordings/<scenario>.json.
+func write(t *testing.T, r *Recording) {
+	t.Helper()
+	f := file{Scenario: r.scenario, Start: duration(r.start), End: duration(r.end)}
+	for k, s := range r.answers {
+		f.Answers = append(f.Answers, answer{Query: k.query, Start: duration(k.start), End: duration(k.end), Step: duration(k.step), Series: s})
+	}
+	slices.SortFunc(f.Answers, func(a, b answer) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End), cmp.Compare(a.Query, b.Query), cmp.Compare(a.Step, b.Step))
+	})
+	// One answer a line, so that a renewed recording diffs readably.
+	head, err := json.Marshal(file{Scenario: f.Scenario, Start: f.Start, End: f.End})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	buf.Write(head[:len(head)-len(`,"answers":null}`)])
+	buf.WriteString(`,"answers":[`)
+	for i, a := range f.Answers {
+		line, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n")
+		buf.Write(line)
+	}
+	buf.WriteString("\n]}\n")
+	path := filepath.Join("recordings", r.scenario+".json")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s: %d answers, %d bytes", path, len(f.Answers), buf.Len())
+}
+
+// diffRecordings describes how got differs from want, "" when it does not.
+// Values may differ by a relative 1e-9 (a store built for another CPU may
+// round differently); NaN equals NaN.
+func diffRecordings(want, got *Recording) string {
+	var out []string
+	if want.start != got.start || want.end != got.end {
+		out = append(out, fmt.Sprintf("analysis window %s..%s, want %s..%s", got.start, got.end, want.start, want.end))
+	}
+	sameValue := gocmp.Comparer(func(a, b value) bool {
+		x, y := float64(a), float64(b)
+		return x == y || math.IsNaN(x) && math.IsNaN(y) || math.Abs(x-y) <= 1e-9*max(math.Abs(x), math.Abs(y))
+	})
+	keys := slices.SortedFunc(func(yield func(key) bool) {
+		for k := range want.answers {
+			if !yield(k) {
+				return
+			}
+		}
+		for k := range got.answers {
+			if _, ok := want.answers[k]; !ok && !yield(k) {
+				return
+			}
+		}
+	}, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.end, b.end), cmp.Compare(a.query, b.query))
+	})
+	for _, k := range keys {
+		w, inWant := want.answers[k]
+		g, inGot := got.answers[k]
+		what := fmt.Sprintf("%q %s..%s step %s", k.query, k.start, k.end, k.step)
+		switch {
+		case !inGot:
+			out = append(out, "no longer queried: "+what)
+		case !inWant:
+			out = append(out, "not recorded: "+what)
+		default:
+			if d := gocmp.Diff(w, g, sameValue); d != "" {
+				out = append(out, fmt.Sprintf("different answer to %s (-recorded +now):\n%s", what, d))
+			}
+		}
+		if len(out) >= 5 {
+			out = append(out, "…")
+			break
+		}
+	}
+	return strings.Join(out, "\n")
+}
