@@ -26,9 +26,7 @@ func TestAnalyzeCommand(t *testing.T) {
 	start := time.Now().Truncate(time.Hour).Add(-2 * time.Hour)
 	vm := tsdbtest.StartVictoriaMetrics(t)
 	var data []tsdbtest.Sample
-	for _, s := range sc.Samples(start) {
-		data = append(data, tsdbtest.Sample{Labels: s.Labels, Timestamps: s.Timestamps, Values: s.Values})
-	}
+	data = append(data, tsdbtest.Scenario(sc, start)...)
 	vm.Import(t, data)
 	srv := startServer(t, app.Options{PrometheusURL: vm.URL()})
 	bare := startServer(t, app.Options{})

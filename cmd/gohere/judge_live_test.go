@@ -36,9 +36,7 @@ func TestJudgeLiveWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		scenarios = append(scenarios, placed{sc, start, config})
-		for _, s := range sc.Samples(start) {
-			all = append(all, tsdbtest.Sample{Labels: s.Labels, Timestamps: s.Timestamps, Values: s.Values})
-		}
+		all = append(all, tsdbtest.Scenario(sc, start)...)
 	}
 	vm := tsdbtest.StartVictoriaMetrics(t)
 	vm.Import(t, all)

@@ -33,9 +33,7 @@ func placeScenarios(t *testing.T) ([]scenario, []tsdbtest.Sample) {
 		}
 		start := hour.Add(-time.Duration(i+2) * time.Hour)
 		out = append(out, scenario{sc, start})
-		for _, s := range sc.Samples(start) {
-			all = append(all, tsdbtest.Sample{Labels: s.Labels, Timestamps: s.Timestamps, Values: s.Values})
-		}
+		all = append(all, tsdbtest.Scenario(sc, start)...)
 	}
 	return out, all
 }
@@ -142,9 +140,7 @@ func TestStoreOutage(t *testing.T) {
 	}
 	start := time.Now().Truncate(time.Hour).Add(-2 * time.Hour)
 	var samples []tsdbtest.Sample
-	for _, s := range sc.Samples(start) {
-		samples = append(samples, tsdbtest.Sample{Labels: s.Labels, Timestamps: s.Timestamps, Values: s.Values})
-	}
+	samples = append(samples, tsdbtest.Scenario(sc, start)...)
 	vm := tsdbtest.StartVictoriaMetrics(t)
 	vm.Import(t, samples)
 	src, err := prom.New(prom.Options{URL: vm.URL(), Timeout: time.Second})

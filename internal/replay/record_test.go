@@ -59,9 +59,7 @@ func TestRecordings(t *testing.T) {
 		}
 		p := placed{sc: sc, start: recordedAt.Add(time.Duration(i) * spacing)}
 		ps = append(ps, p)
-		for _, s := range sc.Samples(p.start) {
-			samples = append(samples, tsdbtest.Sample{Labels: s.Labels, Timestamps: s.Timestamps, Values: s.Values})
-		}
+		samples = append(samples, tsdbtest.Scenario(sc, p.start)...)
 	}
 	vm := tsdbtest.StartVictoriaMetrics(t)
 	vm.Import(t, samples)

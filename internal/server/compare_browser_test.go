@@ -85,9 +85,7 @@ func TestComparePageInBrowser(t *testing.T) {
 	// minutes into it, so both sides have data before and after the marker.
 	t0 := time.Now().Add(-sc.Duration - 5*time.Minute).Truncate(time.Second)
 	var samples []tsdbtest.Sample
-	for _, s := range sc.Samples(t0) {
-		samples = append(samples, tsdbtest.Sample{Labels: s.Labels, Timestamps: s.Timestamps, Values: s.Values})
-	}
+	samples = append(samples, tsdbtest.Scenario(sc, t0)...)
 	vm := tsdbtest.StartVictoriaMetrics(t)
 	vm.Import(t, samples)
 	client, err := prom.New(prom.Options{URL: vm.URL()})

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gohere/gohere/fixtures"
 )
 
 const hint = "run scripts/install-test-deps.sh"
@@ -224,4 +226,14 @@ func (s *Server) stop() error {
 func (s *Server) kill() {
 	s.cmd.Process.Kill()
 	<-s.exited
+}
+
+// Scenario returns a recorded fixture scenario's series with the first
+// sample at start, ready for Import or StartPrometheus.
+func Scenario(sc fixtures.Scenario, start time.Time) []Sample {
+	var out []Sample
+	for _, s := range sc.Samples(start) {
+		out = append(out, Sample{Labels: s.Labels, Timestamps: s.Timestamps, Values: s.Values})
+	}
+	return out
 }
