@@ -82,10 +82,9 @@ func pendingCreates(t *testing.T, e *env) int {
 }
 
 // BenchmarkCreateDeploy measures POST /api/v1/deploys through the whole
-// handler stack on SQLite (WAL, synchronous=FULL: one fsync per deploy).
+// handler stack on SQLite (WAL, synchronous=NORMAL, group commit).
 // "baseline-given" skips the baseline lookup; "baseline-lookup" runs it for a
-// service without history, so that ns/op does not grow with b.N (the lookup
-// scans the running deploys of a service row by row: see the report).
+// service without history (a partial index makes it one index probe).
 func BenchmarkCreateDeploy(b *testing.B) {
 	for _, bc := range []struct {
 		name     string

@@ -26,6 +26,22 @@ const (
 
 const deployCols = "id, service, env, version, baseline_version, stage, status, commit_sha, author, merged_by, pr, started_at, finished_at"
 
+// Statements of every create, prepared once (see DB.prepare).
+const (
+	insertDeploySQL = `INSERT INTO deploys (` + deployCols + `, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (idempotency_key) DO NOTHING`
+	// The status is a literal, not a parameter: only then do the planners of
+	// both engines use the partial index deploys_last_succeeded.
+	lastSucceededSQL = "SELECT " + deployCols + ` FROM deploys
+		WHERE service = $1 AND env = $2 AND started_at < $3 AND status = 'succeeded'
+		ORDER BY started_at DESC, id DESC LIMIT 1`
+)
+
+// maxPreparedChanges: the INSERT of up to this many changes (one text per
+// number) is prepared; a longer list, rare, is parsed each time.
+const maxPreparedChanges = 16
+
 // errReplay ends a CreateDeploy transaction whose idempotency key was used
 // before: nothing is written, the first deploy is returned.
 var errReplay = errors.New("idempotency key replayed")
@@ -52,15 +68,20 @@ func (db *DB) CreateDeploy(ctx context.Context, d gohere.Deploy, idempotencyKey 
 	}
 	span.SetAttributes(attribute.String("gohere.deploy_id", d.ID))
 	what := "deploy " + d.ID
+	stmts := []string{insertDeploySQL, enqueueSQL}
+	if n := len(d.Changes); n > 0 && n <= maxPreparedChanges {
+		stmts = append(stmts, insertChangesSQL(n))
+	}
+	if err := db.prepare(ctx, db.write, stmts...); err != nil {
+		return gohere.Deploy{}, false, dbError(err, what)
+	}
 	var first gohere.Deploy
-	err = db.inTx(ctx, what, func(tx *sql.Tx) error {
+	err = db.inBatch(ctx, what, func(ctx context.Context, tx *sql.Tx) error {
 		var finished sql.NullInt64
 		if !d.FinishedAt.IsZero() {
 			finished = sql.NullInt64{Int64: toDB(d.FinishedAt), Valid: true}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO deploys (`+deployCols+`, idempotency_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-			ON CONFLICT (idempotency_key) DO NOTHING`,
+		res, err := db.exec(ctx, tx, insertDeploySQL,
 			d.ID, d.Service, d.Env, d.Version, d.BaselineVersion, string(d.Stage), string(d.Status),
 			d.Commit, d.Author, d.MergedBy, d.PR, toDB(d.StartedAt), finished,
 			sql.NullString{String: idempotencyKey, Valid: idempotencyKey != ""})
@@ -81,10 +102,10 @@ func (db *DB) CreateDeploy(ctx context.Context, d gohere.Deploy, idempotencyKey 
 			}
 			return errReplay
 		}
-		if err := insertChanges(ctx, tx, d.ID, d.Changes); err != nil {
+		if err := db.insertChanges(ctx, tx, d.ID, d.Changes); err != nil {
 			return err
 		}
-		return enqueue(ctx, tx, d.ID)
+		return db.enqueue(ctx, tx, d.ID)
 	})
 	switch {
 	case errors.Is(err, errReplay):
@@ -163,21 +184,25 @@ func validUTF8(d gohere.Deploy) error {
 	return nil
 }
 
-func insertChanges(ctx context.Context, tx *sql.Tx, id string, changes []gohere.Change) error {
+func (db *DB) insertChanges(ctx context.Context, tx *sql.Tx, id string, changes []gohere.Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	const cols = 5
-	args := make([]any, 0, cols*len(changes))
+	args := make([]any, 0, changeCols*len(changes))
 	for i, c := range changes {
 		args = append(args, id, i, c.Commit, c.Author, c.Title)
 	}
-	_, err := tx.ExecContext(ctx, "INSERT INTO deploy_changes (deploy_id, pos, commit_sha, author, title) VALUES "+
-		rowsOf(len(changes), cols), args...)
-	if err != nil {
+	if _, err := db.exec(ctx, tx, insertChangesSQL(len(changes)), args...); err != nil {
 		return dbError(err, "deploy "+id+": insert changes")
 	}
 	return nil
+}
+
+const changeCols = 5
+
+// insertChangesSQL inserts n changes: one statement, one round trip.
+func insertChangesSQL(n int) string {
+	return "INSERT INTO deploy_changes (deploy_id, pos, commit_sha, author, title) VALUES " + rowsOf(n, changeCols)
 }
 
 // rowsOf returns n placeholder tuples of width cols: ($1, $2), ($3, $4), ...
@@ -331,6 +356,12 @@ func (db *DB) ListDeploys(ctx context.Context, f gohere.DeployFilter) (_ []goher
 
 func queryDeploys(ctx context.Context, q querier, query string, args ...any) ([]gohere.Deploy, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
+	return readDeploys(ctx, q, rows, err)
+}
+
+// readDeploys reads the deploys of a query's result and then their changes
+// through q.
+func readDeploys(ctx context.Context, q querier, rows *sql.Rows, err error) ([]gohere.Deploy, error) {
 	if err != nil {
 		return nil, dbError(err, "deploys: list")
 	}
@@ -359,10 +390,11 @@ func (db *DB) LastSucceeded(ctx context.Context, service, env string, before tim
 	ctx, span := db.start(ctx, "LastSucceeded",
 		attribute.String("gohere.service", service), attribute.String("gohere.env", env))
 	defer func() { end(span, err) }()
-	ds, err := queryDeploys(ctx, db.read, "SELECT "+deployCols+` FROM deploys
-		WHERE service = $1 AND env = $2 AND started_at < $3 AND status = $4
-		ORDER BY started_at DESC, id DESC LIMIT 1`,
-		service, env, toDB(before), string(gohere.StatusSucceeded))
+	if err := db.prepare(ctx, db.read, lastSucceededSQL); err != nil {
+		return gohere.Deploy{}, false, dbError(err, "deploys: last succeeded")
+	}
+	rows, err := db.query(ctx, db.read, lastSucceededSQL, service, env, toDB(before))
+	ds, err := readDeploys(ctx, db.read, rows, err)
 	if err != nil || len(ds) == 0 {
 		return gohere.Deploy{}, false, err
 	}
@@ -383,8 +415,11 @@ func (db *DB) FinishDeploy(ctx context.Context, id string, status gohere.Status,
 		return gohere.Deploy{}, gohere.Errorf(gohere.Invalid, "deploy %s: finish time is required", id)
 	}
 	what := "deploy " + id
+	if err := db.prepare(ctx, db.write, enqueueSQL); err != nil {
+		return gohere.Deploy{}, dbError(err, what)
+	}
 	var d gohere.Deploy
-	err = db.inTx(ctx, what, func(tx *sql.Tx) error {
+	err = db.inBatch(ctx, what, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE deploys SET status = $1, finished_at = $2
 			WHERE id = $3 AND status = $4 AND started_at <= $2`,
 			string(status), toDB(at), id, string(gohere.StatusRunning))
@@ -405,7 +440,7 @@ func (db *DB) FinishDeploy(ctx context.Context, id string, status gohere.Status,
 			return gohere.Errorf(gohere.Invalid, "deploy %s: finish time %s is before its start %s",
 				id, at.UTC().Format(time.RFC3339Nano), d.StartedAt.Format(time.RFC3339Nano))
 		}
-		return enqueue(ctx, tx, id)
+		return db.enqueue(ctx, tx, id)
 	})
 	if err != nil {
 		return gohere.Deploy{}, err

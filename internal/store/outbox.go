@@ -29,11 +29,12 @@ type OutboxEntry struct {
 // maxLastError bounds the error text kept per entry.
 const maxLastError = 2048
 
+const enqueueSQL = "INSERT INTO outbox (deploy_id, created_at, next_attempt_at) VALUES ($1, $2, $2)"
+
 // enqueue adds an outbox entry for the deploy, inside the caller's transaction.
-func enqueue(ctx context.Context, tx *sql.Tx, deployID string) error {
+func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, deployID string) error {
 	now := toDB(time.Now())
-	if _, err := tx.ExecContext(ctx, "INSERT INTO outbox (deploy_id, created_at, next_attempt_at) VALUES ($1, $2, $2)",
-		deployID, now); err != nil {
+	if _, err := db.exec(ctx, tx, enqueueSQL, deployID, now); err != nil {
 		return dbError(err, "deploy "+deployID+": enqueue annotation")
 	}
 	return nil

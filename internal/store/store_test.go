@@ -103,7 +103,7 @@ func TestOpen(t *testing.T) {
 	})
 	for name, dsn := range map[string]string{
 		"sqlite in memory":       ":memory:",
-		"sqlite with parameters": filepath.Join(t.TempDir(), "p.db") + "?_pragma=synchronous(NORMAL)",
+		"sqlite with parameters": filepath.Join(t.TempDir(), "p.db") + "?_pragma=synchronous(FULL)",
 	} {
 		t.Run(name, func(t *testing.T) {
 			db := open(t, dsn)
@@ -484,6 +484,166 @@ func TestWritesAreAtomic(t *testing.T) {
 	})
 }
 
+// TestConcurrentWrites races creates and finishes, some of which must fail,
+// some only after writing (a trigger fails the outbox insert of deploys
+// named fail-*). On SQLite they share transactions (group commit): a failure
+// must undo its own writes only, and every success must be there with its
+// changes and outbox entry.
+func TestConcurrentWrites(t *testing.T) {
+	engines(t, func(t *testing.T, db *store.DB, dsn string) {
+		for _, stmt := range map[string][]string{
+			"sqlite": {`CREATE TRIGGER outbox_fail BEFORE INSERT ON outbox WHEN NEW.deploy_id LIKE 'fail-%'
+				BEGIN SELECT RAISE(ABORT, 'outbox down'); END`},
+			"postgres": {
+				`CREATE FUNCTION outbox_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'outbox down'; END $$`,
+				`CREATE TRIGGER outbox_fail BEFORE INSERT ON outbox FOR EACH ROW WHEN (NEW.deploy_id LIKE 'fail-%') EXECUTE FUNCTION outbox_fail()`,
+			},
+		}[db.Engine()] {
+			if _, err := rawDB(t, db, dsn).ExecContext(t.Context(), stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		target := create(t, db, deploy("checkout", "prod", "v0", base))
+		const n = 20 // of each kind
+		var (
+			wg               sync.WaitGroup
+			mu               sync.Mutex
+			dupOK, finishOK  int
+			dupErrs, finErrs []error
+			failed           []error
+			created          []string
+			unexpected       []error
+		)
+		for i := range n {
+			wg.Go(func() { // distinct: all succeed
+				d := deploy("cart", "prod", fmt.Sprintf("v%d", i), base)
+				d.Changes = []gohere.Change{{Commit: fmt.Sprintf("a%d", i)}, {Commit: fmt.Sprintf("b%d", i)}}
+				got, _, err := db.CreateDeploy(t.Context(), d, "")
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					unexpected = append(unexpected, err)
+					return
+				}
+				created = append(created, got.ID)
+			})
+			wg.Go(func() { // one id: one succeeds
+				d := deploy("search", "prod", fmt.Sprintf("v%d", i), base)
+				d.ID = "same-id"
+				d.Changes = []gohere.Change{{Commit: fmt.Sprintf("c%d", i)}}
+				_, _, err := db.CreateDeploy(t.Context(), d, "")
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					dupOK++
+				} else {
+					dupErrs = append(dupErrs, err)
+				}
+			})
+			wg.Go(func() { // fails after writing the deploy and its change
+				d := deploy("search", "dev", "v1", base)
+				d.ID = fmt.Sprintf("fail-%d", i)
+				d.Changes = []gohere.Change{{Commit: "x"}}
+				_, _, err := db.CreateDeploy(t.Context(), d, "")
+				mu.Lock()
+				defer mu.Unlock()
+				failed = append(failed, err)
+			})
+			wg.Go(func() { // one deploy: one finish succeeds
+				_, err := db.FinishDeploy(t.Context(), target.ID, gohere.StatusSucceeded, base.Add(time.Minute))
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					finishOK++
+				} else {
+					finErrs = append(finErrs, err)
+				}
+			})
+		}
+		wg.Wait()
+		if len(unexpected) > 0 {
+			t.Fatalf("distinct creates failed: %v", unexpected)
+		}
+		if dupOK != 1 || finishOK != 1 {
+			t.Errorf("%d creates of one id and %d finishes of one deploy succeeded, want 1 each", dupOK, finishOK)
+		}
+		for _, err := range append(dupErrs, finErrs...) {
+			wantKind(t, "losing write", err, gohere.Conflict)
+		}
+		for _, err := range failed {
+			if err == nil {
+				t.Error("CreateDeploy(fail-*) succeeded although its outbox insert fails")
+			}
+		}
+		if ds, err := db.ListDeploys(t.Context(), gohere.DeployFilter{Service: "search", Env: "dev"}); err != nil || len(ds) != 0 {
+			t.Errorf("failed creates left %d deploys (%v), want none", len(ds), err)
+		}
+		var changes int
+		if err := rawDB(t, db, dsn).QueryRowContext(t.Context(),
+			"SELECT COUNT(*) FROM deploy_changes WHERE deploy_id LIKE 'fail-%'").Scan(&changes); err != nil || changes != 0 {
+			t.Errorf("failed creates left %d changes (%v), want none", changes, err)
+		}
+		for _, id := range append(created, "same-id") {
+			d, err := db.GetDeploy(t.Context(), id)
+			if err != nil || len(d.Changes) == 0 {
+				t.Errorf("GetDeploy(%s) = %d changes, %v; want the deploy with its changes", id, len(d.Changes), err)
+			}
+		}
+		if d, err := db.GetDeploy(t.Context(), "same-id"); err != nil || len(d.Changes) != 1 {
+			t.Errorf("same-id has %d changes (%v), want the winner's 1", len(d.Changes), err)
+		}
+		// One entry per create (target, n distinct, one same-id) and the finish.
+		if got, want := pending(t, db), 1+n+1+1; got != want {
+			t.Errorf("outbox has %d entries, want %d", got, want)
+		}
+	})
+}
+
+// TestCanceledWrite: a write whose caller has gone leaves nothing behind.
+func TestCanceledWrite(t *testing.T) {
+	engines(t, func(t *testing.T, db *store.DB, _ string) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, _, err := db.CreateDeploy(ctx, deploy("checkout", "prod", "v1", base), "")
+		wantKind(t, "CreateDeploy(canceled)", err, gohere.Unavailable)
+		if ds, err := db.ListDeploys(t.Context(), gohere.DeployFilter{}); err != nil || len(ds) != 0 || pending(t, db) != 0 {
+			t.Errorf("after a canceled create: %d deploys (%v), %d outbox entries; want none", len(ds), err, pending(t, db))
+		}
+	})
+}
+
+// TestWALCheckpointed: on SQLite, the checkpointer copies recent commits
+// from the WAL into the database file itself, which is what a reader that
+// ignores the WAL (immutable=1) sees.
+func TestWALCheckpointed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gohere.db")
+	db := open(t, path)
+	const n = 50
+	for i := range n {
+		create(t, db, deploy("checkout", "prod", fmt.Sprintf("v%d", i), base))
+	}
+	var err error
+	// immutable=1: no WAL, no locks; a new pool each time, for no cache.
+	inFile := func() (int, error) {
+		file, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+		if err != nil {
+			return 0, err
+		}
+		defer file.Close()
+		var got int
+		err = file.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM deploys").Scan(&got)
+		return got, err
+	}
+	var got int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		// A read racing the checkpoint may fail: try again.
+		if got, err = inFile(); err == nil && got == n {
+			return
+		}
+	}
+	t.Errorf("the database file holds %d deploys, want all %d checkpointed from the WAL", got, n)
+}
+
 // rawDB opens a plain connection to the store's database, for what the
 // store's API must not offer.
 func rawDB(t *testing.T, db *store.DB, dsn string) *sql.DB {
@@ -684,15 +844,17 @@ func BenchmarkCreateDeploy(b *testing.B) {
 	}
 }
 
-// BenchmarkListDeploys lists the newest 100 deploys of one service and env
-// out of 20,000 on SQLite: the (service, env, started_at) index at work.
-func BenchmarkListDeploys(b *testing.B) {
+// seeded opens a SQLite store holding n deploys, written straight into the
+// file in one transaction: row(i) gives the service, env and status of the
+// i-th, which started i seconds after base.
+func seeded(b *testing.B, n int, row func(i int) (service, env string, status gohere.Status)) *store.DB {
+	b.Helper()
 	dsn := filepath.Join(b.TempDir(), "gohere.db")
 	db, err := store.Open(b.Context(), dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() })
 	raw, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		b.Fatal(err)
@@ -702,10 +864,11 @@ func BenchmarkListDeploys(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for i := range 20000 {
+	for i := range n {
+		service, env, status := row(i)
 		if _, err := tx.ExecContext(b.Context(), `INSERT INTO deploys (id, service, env, version, stage, status, started_at)
-			VALUES ($1, $2, $3, $4, 'canary', 'succeeded', $5)`,
-			fmt.Sprintf("d%05d", i), fmt.Sprintf("svc%d", i%20), []string{"prod", "dev"}[i%2], fmt.Sprintf("v%d", i),
+			VALUES ($1, $2, $3, $4, 'canary', $5, $6)`,
+			fmt.Sprintf("d%05d", i), service, env, fmt.Sprintf("v%d", i), string(status),
 			base.Add(time.Duration(i)*time.Second).UnixMicro()); err != nil {
 			b.Fatal(err)
 		}
@@ -713,12 +876,42 @@ func BenchmarkListDeploys(b *testing.B) {
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
+	return db
+}
+
+// BenchmarkListDeploys lists the newest 100 deploys of one service and env
+// out of 20,000 on SQLite: the (service, env, started_at) index at work.
+func BenchmarkListDeploys(b *testing.B) {
+	db := seeded(b, 20000, func(i int) (string, string, gohere.Status) {
+		return fmt.Sprintf("svc%d", i%20), []string{"prod", "dev"}[i%2], gohere.StatusSucceeded
+	})
 	f := gohere.DeployFilter{Service: "svc7", Env: "dev", Limit: 100}
 	b.ReportAllocs()
 	for b.Loop() {
 		ds, err := db.ListDeploys(b.Context(), f)
 		if err != nil || len(ds) != 100 {
 			b.Fatalf("ListDeploys = %d deploys, %v", len(ds), err)
+		}
+	}
+}
+
+// BenchmarkLastSucceeded finds the baseline of a new deploy, as every
+// POST /api/v1/deploys does, behind 20,000 deploys that did not succeed on
+// SQLite: the partial index deploys_last_succeeded at work (without it each
+// call read all 20,000).
+func BenchmarkLastSucceeded(b *testing.B) {
+	db := seeded(b, 20000, func(i int) (string, string, gohere.Status) {
+		if i == 0 {
+			return "checkout", "prod", gohere.StatusSucceeded
+		}
+		return "checkout", "prod", gohere.StatusRunning
+	})
+	before := base.Add(24 * time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		d, found, err := db.LastSucceeded(b.Context(), "checkout", "prod", before)
+		if err != nil || !found || d.Version != "v0" {
+			b.Fatalf("LastSucceeded = %s, %v, %v; want v0", d.Version, found, err)
 		}
 	}
 }
