@@ -32,7 +32,7 @@ func TestAnalysisThroughTheAPI(t *testing.T) {
 		}
 		scenarios = append(scenarios, sc)
 		var data []tsdbtest.Sample
-		data = append(data, tsdbtest.Scenario(sc, first.Add(time.Duration(i) * time.Hour))...)
+		data = append(data, tsdbtest.Scenario(sc, first.Add(time.Duration(i)*time.Hour))...)
 		vm.Import(t, data)
 	}
 	a, c := start(t, Options{PrometheusURL: vm.URL()})
