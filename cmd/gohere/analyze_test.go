@@ -25,9 +25,7 @@ func TestAnalyzeCommand(t *testing.T) {
 	}
 	start := time.Now().Truncate(time.Hour).Add(-2 * time.Hour)
 	vm := tsdbtest.StartVictoriaMetrics(t)
-	var data []tsdbtest.Sample
-	data = append(data, tsdbtest.Scenario(sc, start)...)
-	vm.Import(t, data)
+	vm.Import(t, tsdbtest.Scenario(sc, start))
 	srv := startServer(t, app.Options{PrometheusURL: vm.URL()})
 	bare := startServer(t, app.Options{})
 	conn := []string{"--server", srv, "--token", testCISecret}

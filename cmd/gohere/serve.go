@@ -57,8 +57,16 @@ func newServeCmd() *cobra.Command {
 	return cmd
 }
 
+// defaultGCPercent replaces Go's 100 unless GOGC is set: the server's live
+// heap is a few tens of MB, and collecting a quarter as often took p99 of
+// POST /api/v1/deploys at 1,000 req/s on 2 cores from 5.3 ms to about 4 ms.
+const defaultGCPercent = 400
+
 // serve runs the service until ctx is cancelled (SIGINT/SIGTERM).
 func serve(ctx context.Context, opts app.Options) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	shutdown, err := telemetry.SetupTracing(ctx, "gohere", buildVersion())
 	if err != nil {
 		return err

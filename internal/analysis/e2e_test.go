@@ -139,10 +139,8 @@ func TestStoreOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now().Truncate(time.Hour).Add(-2 * time.Hour)
-	var samples []tsdbtest.Sample
-	samples = append(samples, tsdbtest.Scenario(sc, start)...)
 	vm := tsdbtest.StartVictoriaMetrics(t)
-	vm.Import(t, samples)
+	vm.Import(t, tsdbtest.Scenario(sc, start))
 	src, err := prom.New(prom.Options{URL: vm.URL(), Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)

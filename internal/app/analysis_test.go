@@ -31,9 +31,7 @@ func TestAnalysisThroughTheAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		scenarios = append(scenarios, sc)
-		var data []tsdbtest.Sample
-		data = append(data, tsdbtest.Scenario(sc, first.Add(time.Duration(i)*time.Hour))...)
-		vm.Import(t, data)
+		vm.Import(t, tsdbtest.Scenario(sc, first.Add(time.Duration(i)*time.Hour)))
 	}
 	a, c := start(t, Options{PrometheusURL: vm.URL()})
 

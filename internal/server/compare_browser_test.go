@@ -84,10 +84,8 @@ func TestComparePageInBrowser(t *testing.T) {
 	// The recording ends five minutes ago; the deploy "started" ten
 	// minutes into it, so both sides have data before and after the marker.
 	t0 := time.Now().Add(-sc.Duration - 5*time.Minute).Truncate(time.Second)
-	var samples []tsdbtest.Sample
-	samples = append(samples, tsdbtest.Scenario(sc, t0)...)
 	vm := tsdbtest.StartVictoriaMetrics(t)
-	vm.Import(t, samples)
+	vm.Import(t, tsdbtest.Scenario(sc, t0))
 	client, err := prom.New(prom.Options{URL: vm.URL()})
 	if err != nil {
 		t.Fatal(err)
