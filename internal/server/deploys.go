@@ -20,9 +20,13 @@ import (
 // MaxBodyBytes bounds a request body; larger ones get 413.
 const MaxBodyBytes = 1 << 20
 
-// maxFinishSkew is how far in the future a client's finish time may be:
-// clock skew, not a deploy that ends tomorrow.
-const maxFinishSkew = 5 * time.Minute
+// maxClockSkew is how far in the future a client's start or finish time
+// may be: clock skew, not a deploy that ends tomorrow.
+const maxClockSkew = 5 * time.Minute
+
+// maxStartAge is how far back a deploy recorded after the fact may have
+// started; older ones are history to import, not deploys to compare.
+const maxStartAge = 30 * 24 * time.Hour
 
 // DeployView is a deploy as the API returns it, with its links.
 type DeployView struct {
@@ -49,6 +53,9 @@ type CreateRequest struct {
 	MergedBy        string          `json:"merged_by"`
 	PR              string          `json:"pr"`
 	Changes         []gohere.Change `json:"changes"`
+	// StartedAt records a deploy after the fact; nil: now. It may be at
+	// most maxStartAge old and maxClockSkew ahead.
+	StartedAt *time.Time `json:"started_at"`
 	// IdempotencyKey is the body form of the Idempotency-Key header.
 	IdempotencyKey string `json:"idempotency_key"`
 }
@@ -79,10 +86,15 @@ func (s *Server) createDeploy(c *gin.Context) {
 		s.apiError(c, err)
 		return
 	}
+	started, err := startTime(req.StartedAt, time.Now())
+	if err != nil {
+		s.apiError(c, err)
+		return
+	}
 	d := gohere.Deploy{
 		Service: req.Service, Env: req.Env, Version: req.Version, BaselineVersion: req.BaselineVersion,
 		Stage: stage, Status: gohere.StatusRunning, Commit: req.Commit, Author: req.Author,
-		MergedBy: req.MergedBy, PR: req.PR, Changes: req.Changes, StartedAt: time.Now(),
+		MergedBy: req.MergedBy, PR: req.PR, Changes: req.Changes, StartedAt: started,
 	}
 	if err := d.Validate(); err != nil {
 		s.apiError(c, err)
@@ -114,6 +126,20 @@ func (s *Server) createDeploy(c *gin.Context) {
 	c.JSON(status, s.view(d))
 }
 
+// startTime is a deploy's start: now, or the client's time within
+// maxStartAge before now and maxClockSkew after.
+func startTime(at *time.Time, now time.Time) (time.Time, error) {
+	switch {
+	case at == nil:
+		return now, nil
+	case at.After(now.Add(maxClockSkew)):
+		return time.Time{}, gohere.Errorf(gohere.Invalid, "started_at %s is in the future", at.Format(time.RFC3339))
+	case at.Before(now.Add(-maxStartAge)):
+		return time.Time{}, gohere.Errorf(gohere.Invalid, "started_at %s is more than %d days ago", at.Format(time.RFC3339), maxStartAge/(24*time.Hour))
+	}
+	return *at, nil
+}
+
 // idempotencyKey takes the key from the header or the body; both may be
 // given only if they agree.
 func idempotencyKey(header, body string) (string, error) {
@@ -141,7 +167,7 @@ func (s *Server) finishDeploy(c *gin.Context) {
 	at := now
 	if req.FinishedAt != nil {
 		at = *req.FinishedAt
-		if at.After(now.Add(maxFinishSkew)) {
+		if at.After(now.Add(maxClockSkew)) {
 			s.apiError(c, gohere.Errorf(gohere.Invalid, "finished_at %s is in the future", at.Format(time.RFC3339)))
 			return
 		}

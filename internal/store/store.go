@@ -183,7 +183,7 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 		db.read = r
 		if err := r.PingContext(ctx); err != nil {
 			db.Close()
-			return nil, dbError(err, "database "+name+": open reader")
+			return nil, gohere.Errorf(failureKind(err), "database %s: open reader: %w", name, err)
 		}
 		db.wrote = make(chan struct{}, 1)
 		db.workers.Go(func() { db.checkpoints(context.WithoutCancel(ctx)) })
@@ -238,7 +238,9 @@ func (db *DB) migrate(ctx context.Context, name string) error {
 	}
 	// Not p.Close: it would close our pool.
 	if _, err := p.Up(ctx); err != nil {
-		return dbError(err, "database "+name+": migrate")
+		// Unlike dbError, the cause is in the message: it goes to the
+		// operator starting gohere (a wrong path, a refused connection).
+		return gohere.Errorf(failureKind(err), "database %s: migrate: %w", name, err)
 	}
 	return nil
 }
