@@ -95,11 +95,11 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 	}
 	scriptCtx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
-	results, newest, err := demoScript(scriptCtx, c, scenarios)
+	results, linked, err := demoScript(scriptCtx, c, scenarios)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	wrong := printDemo(o.out, a.URL(), dir, newest, results)
+	wrong := printDemo(o.out, a.URL(), dir, linked, results)
 	if o.once {
 		if wrong != "" {
 			return withExit(exitFail, errors.New("demo: "+wrong))
@@ -111,11 +111,29 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 	return nil
 }
 
-// placedScenario is a fixture scenario placed at its own hour in the past,
-// with the analysis window its recording was made for.
+// placedScenario is a fixture scenario placed at its own hour in the past:
+// its canary deploy ran from deployed for the scenario's Duration, and its
+// analysis window is the one its recording was made for.
 type placedScenario struct {
 	fixtures.Scenario
+	deployed   time.Time
 	start, end time.Time
+}
+
+// linkedScenario is the scenario whose compare page the demo prints as GO
+// HERE: a regression shows best what the page is for.
+const linkedScenario = "latency-regression"
+
+// finalStatus is how a team would have closed the scenario's canary deploy
+// given its verdict.
+func (sc placedScenario) finalStatus() gohere.Status {
+	switch sc.Expected {
+	case gohere.VerdictPass:
+		return gohere.StatusSucceeded
+	case gohere.VerdictFail:
+		return gohere.StatusRolledBack
+	}
+	return gohere.StatusHalted // not judged: a human stopped it
 }
 
 // placeScenarios puts scenario i at the (i+1)-th whole hour before now, so
@@ -136,7 +154,7 @@ func placeScenarios(now time.Time) ([]placedScenario, *replay.Source, error) {
 		}
 		at := hour.Add(-time.Duration(i+1) * time.Hour)
 		start, end := rec.Window(at)
-		out = append(out, placedScenario{Scenario: sc, start: start, end: end})
+		out = append(out, placedScenario{Scenario: sc, deployed: at, start: start, end: end})
 		ps = append(ps, replay.Placement{Recording: rec, Start: at})
 	}
 	return out, replay.New(ps...), nil
@@ -148,6 +166,13 @@ type demoDeploy struct {
 	req    client.StartRequest
 	status gohere.Status
 }
+
+// historyStart and historyLength place demoHistory's deploys a day before
+// now, an hour apart, before every scenario's canary.
+const (
+	historyStart  = -24 * time.Hour
+	historyLength = 20 * time.Minute
+)
 
 // demoHistory comes before the scenarios' canaries; demoNewest after them.
 var (
@@ -195,21 +220,31 @@ func (r demoResult) problem() string {
 }
 
 // demoScript records the example deploys and one canary deploy per scenario
-// with its analysis, waits until every analysis is over, and returns them
-// with the newest deploy.
+// with its analysis, each scenario's deploy at the time its recording is
+// placed so that its compare page has data; waits until every analysis is
+// over, and returns them with the linkedScenario's deploy.
 func demoScript(ctx context.Context, c *client.Client, scenarios []placedScenario) ([]demoResult, client.DeployView, error) {
-	for _, d := range demoHistory {
-		if _, err := recordDemoDeploy(ctx, c, d); err != nil {
+	day := time.Now().Truncate(time.Hour).Add(historyStart)
+	for i, d := range demoHistory {
+		d.req.StartedAt = day.Add(time.Duration(i) * time.Hour)
+		if _, err := recordDemoDeploy(ctx, c, d, d.req.StartedAt.Add(historyLength)); err != nil {
 			return nil, client.DeployView{}, err
 		}
 	}
-	var results []demoResult
+	var (
+		results []demoResult
+		linked  client.DeployView
+	)
 	for i, sc := range scenarios {
-		d, err := c.StartDeploy(ctx, client.StartRequest{Service: sc.Service, Env: sc.Env, Version: sc.Canary,
-			BaselineVersion: sc.Baseline, Stage: string(gohere.StageCanary), Author: "fixtures",
-			Changes: []gohere.Change{{Commit: fmt.Sprintf("c0ffee%d", i), Author: "fixtures", Title: "scenario " + sc.Name + ": " + sc.Description}}})
+		d, err := recordDemoDeploy(ctx, c, demoDeploy{client.StartRequest{Service: sc.Service, Env: sc.Env, Version: sc.Canary,
+			BaselineVersion: sc.Baseline, Stage: string(gohere.StageCanary), Author: "fixtures", StartedAt: sc.deployed,
+			Changes: []gohere.Change{{Commit: fmt.Sprintf("c0ffee%d", i), Author: "fixtures", Title: "scenario " + sc.Name + ": " + sc.Description}}},
+			sc.finalStatus()}, sc.deployed.Add(sc.Duration))
 		if err != nil {
 			return nil, client.DeployView{}, fmt.Errorf("scenario %s: %w", sc.Name, err)
+		}
+		if sc.Name == linkedScenario {
+			linked = d
 		}
 		a, err := c.StartAnalysis(ctx, d.ID, sc.Config, sc.start, sc.end)
 		if err != nil {
@@ -217,24 +252,29 @@ func demoScript(ctx context.Context, c *client.Client, scenarios []placedScenari
 		}
 		results = append(results, demoResult{scenario: sc, analysis: a, report: d.ReportURL})
 	}
-	newest, err := recordDemoDeploy(ctx, c, demoNewest)
-	if err != nil {
+	if linked.ID == "" {
+		return nil, client.DeployView{}, fmt.Errorf("no fixture scenario %s to link", linkedScenario)
+	}
+	if _, err := recordDemoDeploy(ctx, c, demoNewest, time.Time{}); err != nil {
 		return nil, client.DeployView{}, err
 	}
 	for i := range results {
+		var err error
 		if results[i].analysis, err = waitAnalysis(ctx, c, results[i].analysis); err != nil {
 			return nil, client.DeployView{}, fmt.Errorf("scenario %s: %w", results[i].scenario.Name, err)
 		}
 	}
-	return results, newest, nil
+	return results, linked, nil
 }
 
-func recordDemoDeploy(ctx context.Context, c *client.Client, d demoDeploy) (client.DeployView, error) {
+// recordDemoDeploy starts d and, unless it is running, finishes it at
+// finished.
+func recordDemoDeploy(ctx context.Context, c *client.Client, d demoDeploy, finished time.Time) (client.DeployView, error) {
 	v, err := c.StartDeploy(ctx, d.req)
 	if err != nil || d.status == gohere.StatusRunning {
 		return v, err
 	}
-	return c.FinishDeploy(ctx, v.ID, d.status)
+	return c.FinishDeployAt(ctx, v.ID, d.status, finished)
 }
 
 // waitAnalysis polls until the analysis has no interval left to judge.
@@ -257,13 +297,14 @@ func waitAnalysis(ctx context.Context, c *client.Client, a client.Analysis) (cli
 }
 
 // printDemo writes the URLs to open and the scenarios' results, and returns
-// what differs from the expected verdicts ("" when nothing does).
-func printDemo(w io.Writer, base, dir string, newest client.DeployView, results []demoResult) string {
+// what differs from the expected verdicts ("" when nothing does). linked is
+// the deploy whose GO HERE link it prints.
+func printDemo(w io.Writer, base, dir string, linked client.DeployView, results []demoResult) string {
 	fmt.Fprintf(w, "gohere demo at %s (SQLite in %s; metric store answers replayed from recordings)\n\n", base, dir)
 	fmt.Fprintf(w, "Deploy timeline: %s/\n", base)
-	fmt.Fprintf(w, "GO HERE:         %s\n", newest.GoHereURL)
-	fmt.Fprintf(w, "                 (the newest deploy: %s %s %s, baseline %s)\n\n", newest.Service, newest.Env, newest.Version,
-		cmp.Or(newest.BaselineVersion, "none"))
+	fmt.Fprintf(w, "GO HERE:         %s\n", linked.GoHereURL)
+	fmt.Fprintf(w, "                 (the %s canary: %s %s %s, baseline %s, %s)\n\n", linkedScenario, linked.Service, linked.Env, linked.Version,
+		cmp.Or(linked.BaselineVersion, "none"), linked.Status)
 	fmt.Fprintln(w, "Canary analyses of the fixture scenarios:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tEXPECTED\tVERDICT\tSCORE\tREPORT")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -56,14 +58,15 @@ func TestDemoServes(t *testing.T) {
 		t.Errorf("printed %d URLs, want the timeline, GO HERE and one report per scenario:\n%s", len(urls), printed)
 	}
 	for _, u := range urls {
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Errorf("GET %s: %v", u, err)
-			continue
+		body := getPage(t, u)
+		// The GO HERE link and every scenario deploy's built-in compare
+		// page draw the recorded series.
+		if strings.Contains(u, "/compare?") {
+			checkComparePage(t, u, body)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("GET %s: %d, want 200", u, resp.StatusCode)
+		if link := compareLink.FindStringSubmatch(body); strings.Contains(u, "/deploys/") && link != nil {
+			cu := serverURL(printed) + html.UnescapeString(link[1])
+			checkComparePage(t, cu, getPage(t, cu))
 		}
 	}
 
@@ -78,6 +81,55 @@ func TestDemoServes(t *testing.T) {
 	}
 }
 
+var (
+	compareLink = regexp.MustCompile(`<p class="compare-link"><a href="([^"]+)"`)
+	drawn       = regexp.MustCompile(`<path class="series (baseline|canary)" fill="none" d="M[^"]+"`)
+)
+
+// getPage returns the body of a page that must answer 200.
+func getPage(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Errorf("GET %s: %v", u, err)
+		return ""
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %d (%v), want 200", u, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+// checkComparePage wants a compare page that draws lines of both versions
+// with the deploy marker, and whose every query was answered.
+func checkComparePage(t *testing.T, u, body string) {
+	t.Helper()
+	sides := map[string]int{}
+	for _, m := range drawn.FindAllStringSubmatch(body, -1) {
+		sides[m[1]]++
+	}
+	if sides["baseline"] == 0 || sides["canary"] == 0 || !strings.Contains(body, `class="overlay"`) || !strings.Contains(body, `class="marker"`) {
+		t.Errorf("%s draws %d baseline and %d canary lines (overlay and deploy marker included: %t, %t); want both versions drawn",
+			u, sides["baseline"], sides["canary"], strings.Contains(body, `class="overlay"`), strings.Contains(body, `class="marker"`))
+	}
+	for _, bad := range []string{"query failed", "no recording", "internal error"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("%s says %q: a query of the page was not answered from the recordings", u, bad)
+		}
+	}
+}
+
+// serverURL is the demo's server URL as printed on the timeline line.
+func serverURL(out string) string {
+	m := regexp.MustCompile(`(?m)^Deploy timeline: (http://\S+)/$`).FindStringSubmatch(out)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
 // checkDemoOutput wants the timeline URL, a GO HERE link and a row per
 // scenario whose verdict is the expected one, with its report URL.
 func checkDemoOutput(t *testing.T, out string) {
@@ -86,8 +138,10 @@ func checkDemoOutput(t *testing.T, out string) {
 	if base == nil {
 		t.Fatalf("no 'Deploy timeline: http://127.0.0.1:PORT/' line:\n%s", out)
 	}
-	if !regexp.MustCompile(`(?m)^GO HERE: +` + regexp.QuoteMeta(base[1]) + `/compare\?\S*service=payments\S*$`).MatchString(out) {
-		t.Errorf("no GO HERE link of the newest deploy (payments):\n%s", out)
+	// The latency regression's canary, finished: its window is fixed.
+	if !regexp.MustCompile(`(?m)^GO HERE: +`+regexp.QuoteMeta(base[1])+`/compare\?service=checkout&env=prod&baseline=v1\.4\.2&canary=v1\.5\.0&from=\d+&to=\d+&start=\d+$`).MatchString(out) ||
+		!strings.Contains(out, "(the latency-regression canary: checkout prod v1.5.0, baseline v1.4.2, rolled_back)") {
+		t.Errorf("no GO HERE link of the latency regression's canary (checkout):\n%s", out)
 	}
 	for _, name := range fixtures.Names() {
 		sc, err := fixtures.Load(name)

@@ -63,9 +63,10 @@ func newDeployCmd() *cobra.Command {
 
 func newDeployStartCmd() *cobra.Command {
 	var (
-		cf      clientFlags
-		req     client.StartRequest
-		changes []string
+		cf        clientFlags
+		req       client.StartRequest
+		changes   []string
+		startedAt string
 	)
 	cmd := &cobra.Command{
 		Use:   "start --service S --env E --version V",
@@ -78,6 +79,10 @@ func newDeployStartCmd() *cobra.Command {
 					return err
 				}
 				req.Changes = append(req.Changes, c)
+			}
+			var err error
+			if req.StartedAt, err = parseTimeFlag("started-at", startedAt); err != nil {
+				return err
 			}
 			c, err := cf.client()
 			if err != nil {
@@ -102,6 +107,7 @@ func newDeployStartCmd() *cobra.Command {
 	fl.StringVar(&req.MergedBy, "merged-by", "", "who merged it")
 	fl.StringVar(&req.PR, "pr", "", "pull request URL")
 	fl.StringArrayVar(&changes, "change", nil, "a shipped change as SHA:AUTHOR:TITLE (repeatable)")
+	fl.StringVar(&startedAt, "started-at", "", "when the deploy started, as an RFC3339 time within the last 30 days, to record it after the fact (default: now)")
 	fl.StringVar(&req.IdempotencyKey, "idempotency-key", os.Getenv("GOHERE_IDEMPOTENCY_KEY"), "makes a retried start return the same deploy")
 	for _, name := range []string{"service", "env", "version"} {
 		_ = cmd.MarkFlagRequired(name) // cannot fail: the flags exist

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gohere/gohere/internal/app"
 	"github.com/gohere/gohere/internal/auth"
@@ -96,6 +98,19 @@ func TestDeployCommands(t *testing.T) {
 		t.Errorf("text output %q: want the deploy line, GO HERE and report", out)
 	}
 
+	// Recorded after the fact.
+	startedAt := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
+	code, out, errOut = gohereCLI(t, append([]string{"deploy", "start", "--service", "billing", "--env", "prod", "--version", "b1",
+		"--started-at", startedAt.Format(time.RFC3339), "-o", "json"}, conn...)...)
+	var past struct {
+		StartedAt time.Time `json:"started_at"`
+		GoHereURL string    `json:"go_here_url"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &past) != nil || !past.StartedAt.Equal(startedAt) ||
+		!strings.Contains(past.GoHereURL, fmt.Sprintf("start=%d", startedAt.UnixMilli())) {
+		t.Errorf("start --started-at %s: exit %d, stderr %q, printed %s; want that start and a link marking it", startedAt.Format(time.RFC3339), code, errOut, out)
+	}
+
 	code, out, _ = gohereCLI(t, append([]string{"deploy", "list", "--service", "checkout"}, conn...)...)
 	if code != 0 || strings.Count(out, "\n") != 3 || !strings.Contains(out, "3f2a1c") || strings.Contains(out, "payments") {
 		t.Errorf("list --service checkout: exit %d\n%s", code, out)
@@ -109,6 +124,9 @@ func TestDeployCommands(t *testing.T) {
 		{"missing version", append([]string{"deploy", "start", "--service", "checkout", "--env", "prod"}, conn...), "version"},
 		{"comma in a name", append([]string{"deploy", "start", "--service", "check,out", "--env", "prod", "--version", "v"}, conn...), "service"},
 		{"bad change", append([]string{"deploy", "start", "--service", "s", "--env", "prod", "--version", "v", "--change", "nope"}, conn...), "SHA:AUTHOR:TITLE"},
+		{"started-at not a time", append([]string{"deploy", "start", "--service", "s", "--env", "prod", "--version", "v", "--started-at", "yesterday"}, conn...), "--started-at"},
+		{"started-at in the future", append([]string{"deploy", "start", "--service", "s", "--env", "prod", "--version", "v",
+			"--started-at", time.Now().Add(time.Hour).Format(time.RFC3339)}, conn...), "in the future"},
 		{"finished twice", append([]string{"deploy", "finish", first[1], "--status", "failed"}, conn...), "finished"},
 		{"unknown deploy", append([]string{"deploy", "finish", "nope", "--status", "failed"}, conn...), "nope"},
 		{"bad status", append([]string{"deploy", "finish", d.ID, "--status", "great"}, conn...), "great"},

@@ -67,7 +67,9 @@ type StartRequest struct {
 	MergedBy        string          `json:"merged_by,omitempty"`
 	PR              string          `json:"pr,omitempty"`
 	Changes         []gohere.Change `json:"changes,omitempty"`
-	IdempotencyKey  string          `json:"-"`
+	// StartedAt records a deploy after the fact; zero: the server's now.
+	StartedAt      time.Time `json:"started_at,omitzero"`
+	IdempotencyKey string    `json:"-"`
 }
 
 // StartDeploy records a new deploy.
@@ -81,10 +83,19 @@ func (c *Client) StartDeploy(ctx context.Context, req StartRequest) (DeployView,
 	return out, err
 }
 
-// FinishDeploy closes a deploy with a final status.
+// FinishDeploy closes a deploy with a final status, finished now.
 func (c *Client) FinishDeploy(ctx context.Context, id string, status gohere.Status) (DeployView, error) {
+	return c.FinishDeployAt(ctx, id, status, time.Time{})
+}
+
+// FinishDeployAt closes a deploy that finished at a given time (zero: the
+// server's now), for deploys recorded after the fact.
+func (c *Client) FinishDeployAt(ctx context.Context, id string, status gohere.Status, at time.Time) (DeployView, error) {
 	var out DeployView
-	body := map[string]string{"status": string(status)}
+	body := struct {
+		Status     gohere.Status `json:"status"`
+		FinishedAt time.Time     `json:"finished_at,omitzero"`
+	}{status, at}
 	err := c.do(ctx, http.MethodPost, "/api/v1/deploys/"+url.PathEscape(id)+"/finish", nil, nil, body, &out)
 	return out, err
 }

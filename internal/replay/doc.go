@@ -7,10 +7,12 @@
 //	start, end := rec.Window(t0)                          // the analysis window that was recorded
 //	series, err := src.QueryRange(ctx, query, from, to, step)
 //
-// A recording keeps every query of one scenario's analysis with its window
-// and step relative to the scenario's start, and the series that came back
-// with timestamps relative to it too; placed at another start it answers
-// the same queries shifted there. A query it has no recording of (another
+// A recording keeps every query of one scenario's analysis, and those of
+// the built-in compare page of its canary deploy (started at the scenario's
+// start, finished the scenario's Duration later, default signals), with
+// their window and step relative to the scenario's start, and the series
+// that came back with timestamps relative to it too; placed at another
+// start it answers the same queries shifted there. A query it has no recording of (another
 // text, window or step) is an Invalid error, never an empty answer: the
 // runner then records the interval as not judged instead of judging
 // missing data.

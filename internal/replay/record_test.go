@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/compare"
 	"github.com/gohere/gohere/fixtures"
 	"github.com/gohere/gohere/internal/analysis"
 	"github.com/gohere/gohere/internal/prom"
@@ -70,6 +72,9 @@ func TestRecordings(t *testing.T) {
 	rec := &recorder{src: c, placed: ps, got: map[string]*Recording{}}
 	runs := analyze(t, rec, ps)
 	checkVerdicts(t, ps, runs)
+	for _, p := range ps {
+		queryComparePage(t, rec, p)
+	}
 	if t.Failed() {
 		return
 	}
@@ -94,6 +99,39 @@ func TestRecordings(t *testing.T) {
 	}
 }
 
+// queryComparePage makes the queries of the built-in compare page
+// (internal/server/compare.go) of the scenario's deploy as `gohere demo`
+// records it: started at the placement, finished Duration later, compared
+// with the default signals. A failed query fails the test.
+func queryComparePage(t *testing.T, src analysis.Source, p placed) {
+	t.Helper()
+	d := gohere.Deploy{Service: p.sc.Service, Env: p.sc.Env, Version: p.sc.Canary, BaselineVersion: p.sc.Baseline,
+		Stage: gohere.StageCanary, Status: gohere.StatusSucceeded, StartedAt: p.start, FinishedAt: p.start.Add(p.sc.Duration)}
+	link, err := url.Parse(compare.URL(compare.Config{}, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := compare.ParsePageQuery(link.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signals, err := compare.DefaultSignals(compare.Labels{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := compare.NewPage(q, signals, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pn := range page.Panels {
+		for _, query := range []string{pn.Baseline, pn.Canary} {
+			if _, err := src.QueryRange(t.Context(), query, page.From, page.To, page.Step); err != nil {
+				t.Errorf("%s: compare page, %s: %v", p.sc.Name, pn.Name, err)
+			}
+		}
+	}
+}
+
 // recorder is a Source that passes queries on and records the answers of
 // each placed scenario relative to its start.
 type recorder struct {
@@ -104,7 +142,11 @@ type recorder struct {
 }
 
 func (r *recorder) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]prom.Series, error) {
-	i := slices.IndexFunc(r.placed, func(p placed) bool { return !start.Before(p.start) && start.Before(p.start.Add(spacing)) })
+	// The compare page's window opens compare.Margin before the start.
+	i := slices.IndexFunc(r.placed, func(p placed) bool {
+		from := p.start.Add(-compare.Margin)
+		return !start.Before(from) && start.Before(from.Add(spacing))
+	})
 	if i < 0 {
 		return nil, fmt.Errorf("recorder: query %q at %s is outside every placed scenario", query, start)
 	}

@@ -14,7 +14,7 @@ import (
 // TestReplay runs every scenario's analysis from its recording placed at a
 // time other than the recorded one, as `gohere demo` does: every query is
 // answered (no interval has an error) and each scenario ends with its
-// expected verdict.
+// expected verdict; so is every query of its deploy's compare page.
 func TestReplay(t *testing.T) {
 	hour := time.Now().Truncate(time.Hour)
 	var ps []placed
@@ -33,7 +33,11 @@ func TestReplay(t *testing.T) {
 		ps = append(ps, p)
 		placements = append(placements, Placement{Recording: rec, Start: p.start})
 	}
-	checkVerdicts(t, ps, analyze(t, New(placements...), ps))
+	src := New(placements...)
+	checkVerdicts(t, ps, analyze(t, src, ps))
+	for _, p := range ps {
+		queryComparePage(t, src, p)
+	}
 }
 
 func TestSource(t *testing.T) {

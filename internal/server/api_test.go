@@ -113,6 +113,10 @@ func TestBadInput(t *testing.T) {
 		{"change without commit", `{"service": "checkout", "env": "prod", "version": "v1", "changes": [{"title": "x"}]}`, "", nil, false, 400, "commit is required"},
 		{"idempotency keys differ", `{"service": "checkout", "env": "prod", "version": "v1", "idempotency_key": "a"}`, "", map[string]string{"Idempotency-Key": "b"}, false, 400, "differ"},
 		{"over-long idempotency key", `{"service": "checkout", "env": "prod", "version": "v1"}`, "", map[string]string{"Idempotency-Key": strings.Repeat("k", 257)}, false, 400, "idempotency key is 257 bytes long"},
+		{"started_at not a time", `{"service": "checkout", "env": "prod", "version": "v1", "started_at": "yesterday"}`, "", nil, false, 400, "malformed JSON"},
+		{"started_at a number", `{"service": "checkout", "env": "prod", "version": "v1", "started_at": 1767225600}`, "", nil, false, 400, "malformed JSON"},
+		{"started_at in the future", `{"service": "checkout", "env": "prod", "version": "v1", "started_at": "` + time.Now().Add(time.Hour).Format(time.RFC3339) + `"}`, "", nil, false, 400, "is in the future"},
+		{"started_at too old", `{"service": "checkout", "env": "prod", "version": "v1", "started_at": "` + time.Now().Add(-31*24*time.Hour).Format(time.RFC3339) + `"}`, "", nil, false, 400, "more than 30 days ago"},
 		{"body over 1 MiB", big, "", nil, false, 413, "larger than 1048576 bytes"},
 		{"body over 1 MiB, chunked", big, "", nil, true, 413, "larger than 1048576 bytes"},
 		{"text/plain", `{"service": "checkout", "env": "prod", "version": "v1"}`, "text/plain", nil, false, 415, "Content-Type must be application/json"},
@@ -289,6 +293,46 @@ func TestFinish(t *testing.T) {
 	}
 }
 
+// TestStartedAt records deploys after the fact: the given start is kept,
+// finishes before it are refused, the baseline is the last succeeded deploy
+// before it, and a start within the clock skew ahead is accepted.
+func TestStartedAt(t *testing.T) {
+	e := newEnv(t, nil)
+	now := time.Now().UTC()
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339Nano) }
+
+	old := e.create(t, `{"service": "checkout", "env": "prod", "version": "v1", "started_at": "`+at(-3*time.Hour)+`"}`)
+	if want := now.Add(-3 * time.Hour).Truncate(time.Microsecond); !old.StartedAt.Equal(want) {
+		t.Errorf("started_at %v, want the given %v", old.StartedAt, want)
+	}
+	if stored, err := e.db.GetDeploy(t.Context(), old.ID); err != nil || !stored.StartedAt.Equal(old.StartedAt) {
+		t.Errorf("stored start %v (%v), want %v", stored.StartedAt, err, old.StartedAt)
+	}
+	w := e.do(t, req{method: "POST", path: "/api/v1/deploys/" + old.ID + "/finish", token: ciSecret,
+		body: `{"status": "succeeded", "finished_at": "` + at(-3*time.Hour-time.Second) + `"}`})
+	if w.Code != http.StatusBadRequest || !strings.Contains(errorBody(t, w), "before its start") {
+		t.Errorf("finish a second before the given start: %d %s, want 400 before its start", w.Code, w.Body)
+	}
+	w = e.do(t, req{method: "POST", path: "/api/v1/deploys/" + old.ID + "/finish", token: ciSecret,
+		body: `{"status": "succeeded", "finished_at": "` + at(-150*time.Minute) + `"}`})
+	if w.Code != http.StatusOK {
+		t.Fatalf("finish after the given start: %d %s", w.Code, w.Body)
+	}
+	e.finish(t, e.create(t, `{"service": "checkout", "env": "prod", "version": "v2"}`).ID, "succeeded")
+
+	between := e.create(t, `{"service": "checkout", "env": "prod", "version": "v3", "started_at": "`+at(-2*time.Hour)+`"}`)
+	if between.BaselineVersion != "v1" {
+		t.Errorf("baseline of a deploy started 2 h ago = %q, want v1 (v2 started after it)", between.BaselineVersion)
+	}
+	if latest := e.create(t, `{"service": "checkout", "env": "prod", "version": "v4"}`); latest.BaselineVersion != "v2" {
+		t.Errorf("baseline of a deploy started now = %q, want v2", latest.BaselineVersion)
+	}
+	skewed := e.create(t, `{"service": "checkout", "env": "prod", "version": "v5", "started_at": "`+at(time.Minute)+`"}`)
+	if want := now.Add(time.Minute).Truncate(time.Microsecond); !skewed.StartedAt.Equal(want) {
+		t.Errorf("start a minute ahead (clock skew) = %v, want %v kept", skewed.StartedAt, want)
+	}
+}
+
 func TestBaselineIsTheLastSucceededVersion(t *testing.T) {
 	e := newEnv(t, nil)
 	first := e.create(t, `{"service": "checkout", "env": "prod", "version": "v1"}`)
@@ -418,6 +462,17 @@ func TestTheClientUnderstandsTheServer(t *testing.T) {
 	_, err = c.StartDeploy(ctx, client.StartRequest{Service: "check,out", Env: "prod", Version: "v1"})
 	if gohere.KindOf(err) != gohere.Invalid {
 		t.Errorf("bad service: %v, want invalid", err)
+	}
+
+	// Recorded after the fact: both times are the client's.
+	start := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+	past, err := c.StartDeploy(ctx, client.StartRequest{Service: "checkout", Env: "prod", Version: "v0", StartedAt: start})
+	if err != nil || !past.StartedAt.Equal(start) {
+		t.Fatalf("StartDeploy with StartedAt %v = %+v, %v", start, past, err)
+	}
+	past, err = c.FinishDeployAt(ctx, past.ID, gohere.StatusFailed, start.Add(20*time.Minute))
+	if err != nil || !past.FinishedAt.Equal(start.Add(20*time.Minute)) || past.Status != gohere.StatusFailed {
+		t.Errorf("FinishDeployAt = %+v, %v; want failed at %v", past, err, start.Add(20*time.Minute))
 	}
 }
 
