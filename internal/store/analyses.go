@@ -297,19 +297,7 @@ func queryAnalyses(ctx context.Context, q querier, query string, args ...any) ([
 	if err != nil {
 		return nil, dbError(err, "analyses: read")
 	}
-	defer rows.Close()
-	out := []Analysis{}
-	for rows.Next() {
-		a, err := scanAnalysis(rows)
-		if err != nil {
-			return nil, dbError(err, "analyses: read")
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError(err, "analyses: read")
-	}
-	return out, nil
+	return collect(rows, "analyses: read", scanAnalysis)
 }
 
 func scanAnalysis(s scanner) (Analysis, error) {

@@ -359,25 +359,34 @@ func queryDeploys(ctx context.Context, q querier, query string, args ...any) ([]
 	return readDeploys(ctx, q, rows, err)
 }
 
+// collect scans every row of rows with scan and closes them; what names
+// the read in errors.
+func collect[T any](rows *sql.Rows, what string, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, dbError(err, what)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err, what)
+	}
+	return out, nil
+}
+
 // readDeploys reads the deploys of a query's result and then their changes
 // through q.
 func readDeploys(ctx context.Context, q querier, rows *sql.Rows, err error) ([]gohere.Deploy, error) {
 	if err != nil {
 		return nil, dbError(err, "deploys: list")
 	}
-	defer rows.Close()
-	ds := []gohere.Deploy{}
-	for rows.Next() {
-		d, err := scanDeploy(rows)
-		if err != nil {
-			return nil, dbError(err, "deploys: list")
-		}
-		ds = append(ds, d)
+	ds, err := collect(rows, "deploys: list", scanDeploy)
+	if err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError(err, "deploys: list")
-	}
-	rows.Close()
 	if err := loadChanges(ctx, q, ds); err != nil {
 		return nil, err
 	}
