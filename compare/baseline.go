@@ -8,8 +8,10 @@ import (
 
 // ChooseBaseline returns the version d is compared with: d.BaselineVersion
 // when given, otherwise the version of the newest deploy in earlier of the
-// same service and env that finished succeeded before d started. ok is false
-// when there is none (the first deploy there, or none succeeded).
+// same service and env, of another version, that finished succeeded before
+// d started. ok is false when there is none (the first deploy there, or
+// none succeeded). A redeploy of the same version is compared with the one
+// before it: a version compared with itself would pass any canary.
 //
 // "Finished before d started" keeps the answer stable: recomputing it later,
 // when an overlapping deploy has since succeeded, gives what the server chose
@@ -21,7 +23,7 @@ func ChooseBaseline(d gohere.Deploy, earlier []gohere.Deploy) (version string, o
 	var best *gohere.Deploy
 	for i := range earlier {
 		e := &earlier[i]
-		if e.ID == d.ID || e.Service != d.Service || e.Env != d.Env || e.Status != gohere.StatusSucceeded {
+		if e.ID == d.ID || e.Service != d.Service || e.Env != d.Env || e.Version == d.Version || e.Status != gohere.StatusSucceeded {
 			continue
 		}
 		if !e.StartedAt.Before(d.StartedAt) || (!e.FinishedAt.IsZero() && e.FinishedAt.After(d.StartedAt)) {

@@ -22,6 +22,11 @@ func deploy(id, service, env, version string, status gohere.Status, started, fin
 
 // TestGoHere is the golden table of the issue: the baseline chosen from a
 // history and the link built from it.
+func withBaseline(d gohere.Deploy, v string) gohere.Deploy {
+	d.BaselineVersion = v
+	return d
+}
+
 func TestGoHere(t *testing.T) {
 	const h = time.Hour
 	history := []gohere.Deploy{
@@ -103,8 +108,15 @@ func TestGoHere(t *testing.T) {
 			url:      "https://g.example.com/d/gohere-compare/gohere-compare?var-service=checkout&var-env=prod&var-baseline=v0&var-canary=v5&from=1795427100000&to=now",
 		},
 		{
-			name:     "redeploy of the stable version says so",
+			name:     "redeploy of the stable version compares with the version before it",
 			d:        deploy("9", "checkout", "prod", "v2", gohere.StatusRunning, 0, 0),
+			cfg:      grafana,
+			baseline: "v1",
+			url:      "https://g.example.com/d/gohere-compare/gohere-compare?var-service=checkout&var-env=prod&var-baseline=v1&var-canary=v2&from=1795427100000&to=now",
+		},
+		{
+			name:     "the same version given as baseline says so",
+			d:        withBaseline(deploy("9", "checkout", "prod", "v2", gohere.StatusRunning, 0, 0), "v2"),
 			cfg:      grafana,
 			baseline: "v2",
 			note:     "baseline and canary are both v2: the comparison shows one version twice",

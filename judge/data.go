@@ -189,6 +189,10 @@ func isVMExport(data []byte) bool {
 
 func readVMExport(data []byte) (Data, error) {
 	out := Data{}
+	// Which parts of each rate metric were seen: a missing numerator must
+	// not read as zero events (a canary with no errors), nor a missing
+	// denominator as zero traffic.
+	parts := map[string]map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, MaxDataBytes)
 	for line := 1; sc.Scan(); line++ {
@@ -219,6 +223,10 @@ func readVMExport(data []byte) (Data, error) {
 				cur.Counts.Denominator += sum(values)
 			}
 			out[base] = cur
+			if parts[base] == nil {
+				parts[base] = map[string]bool{}
+			}
+			parts[base][part] = true
 			continue
 		}
 		cur := out[name]
@@ -227,6 +235,13 @@ func readVMExport(data []byte) (Data, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, gohere.Errorf(gohere.Invalid, "data: %v", err)
+	}
+	for base, seen := range parts {
+		for _, part := range []string{"numerator", "denominator"} {
+			if !seen[part] {
+				return nil, gohere.Errorf(gohere.Invalid, "data: metric %q: a rate needs both numerator and denominator; no series %s:%s", base, base, part)
+			}
+		}
 	}
 	return out, nil
 }

@@ -53,6 +53,9 @@ func TestJudgeReadDataInvalid(t *testing.T) {
 		{"rate extra", `{"e": {"numerator": 3, "denominator": 4, "total": 5}}`, "unknown field"},
 		{"rate bad", `{"e": {"numerator": "x", "denominator": 4}}`, "numerator: want a number or an array of numbers"},
 		{"vm no name", `{"metric":{"pod":"a"},"values":[1],"timestamps":[1]}`, "line 1: series without __name__"},
+		// A missing error counter must not read as zero errors.
+		{"vm rate without numerator", `{"metric":{"__name__":"err:denominator"},"values":[100],"timestamps":[1]}`, `no series err:numerator`},
+		{"vm rate without denominator", `{"metric":{"__name__":"err:numerator"},"values":[1],"timestamps":[1]}`, `no series err:denominator`},
 		{"vm bad line", `{"metric":{"__name__":"a"},"values":[1],"timestamps":[1]}` + "\n{oops\n", "line 2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -41,7 +41,7 @@ func startServe(t *testing.T, db string, g *grafanatest.Server) *serveProcess {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(os.Args[0], "serve", "--db", db, "--listen", addr,
-		"--grafana-url", g.URL(), "--grafana-timeout", "2s")
+		"--grafana-url", g.URL(), "--grafana-timeout", "500ms")
 	cmd.Env = append(os.Environ(), "GOHERE_TEST_RUN_MAIN=1", "GOHERE_TOKENS=ci:pipeline:"+testCISecret,
 		"GOHERE_GRAFANA_TOKEN="+g.Token(), "GOHERE_DB=", "GOHERE_TOKENS_FILE=")
 	p := &serveProcess{cmd: cmd, url: "http://" + addr, log: &bytes.Buffer{}}

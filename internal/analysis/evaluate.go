@@ -159,7 +159,7 @@ func JudgeWindow(ctx context.Context, src Source, judgeFn JudgeFunc, cfg judge.C
 	if cfg.Analysis != nil && t.Vars == nil {
 		t.Vars = cfg.Analysis.Vars
 	}
-	if err := qs.check(t); err != nil {
+	if err := qs.check(t, concurrent(cfg)); err != nil {
 		return Result{}, err
 	}
 	canary, baseline := p.windows(1)

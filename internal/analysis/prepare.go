@@ -44,7 +44,7 @@ func Prepare(d gohere.Deploy, config []byte, start, end, now time.Time) (store.A
 	a := store.Analysis{DeployID: d.ID, Config: string(config), Service: d.Service, Env: d.Env,
 		BaselineVersion: d.BaselineVersion, CanaryVersion: d.Version,
 		StartAt: start, EndAt: end, NextDueAt: start, Retrospective: !end.After(now), CreatedAt: now}
-	if err := qs.check(target(a, cfg)); err != nil {
+	if err := qs.check(target(a, cfg), concurrent(cfg)); err != nil {
 		return store.Analysis{}, err
 	}
 	return a, nil

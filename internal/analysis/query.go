@@ -151,14 +151,22 @@ const noBaseline = "\x00no-baseline\x00"
 
 // check resolves every query for both sides, as Prepare does before an
 // analysis is accepted: a missing variable, an empty query or a query that
-// needs a baseline version the deploy lacks is an Invalid error.
-func (c compiled) check(t Target) error {
+// needs a baseline version the deploy lacks is an Invalid error. In
+// concurrent mode the two sides must also differ: the same version on both,
+// or a template that resolves to one query for both roles, would compare a
+// series with itself and pass whatever the canary does.
+func (c compiled) check(t Target, concurrent bool) error {
+	var errs []error
+	if concurrent && t.Baseline != "" && t.Baseline == t.Canary {
+		errs = append(errs, gohere.Errorf(gohere.Invalid,
+			"baseline and canary are the same version %s: concurrent mode cannot tell their series apart; give a different baseline or use mode before_after", t.Canary))
+	}
 	if t.Baseline == "" {
 		t.Baseline = noBaseline
 	}
-	var errs []error
 	for _, mq := range c {
 		for _, p := range mq.parts {
+			var resolved []string
 			for _, role := range []string{RoleBaseline, RoleCanary} {
 				q, err := p.resolve(t, role)
 				switch {
@@ -171,10 +179,21 @@ func (c compiled) check(t Target) error {
 				if err != nil || strings.Contains(q, noBaseline) {
 					break // one message per template is enough
 				}
+				resolved = append(resolved, q)
+			}
+			if concurrent && len(resolved) == 2 && resolved[0] == resolved[1] && t.Baseline != t.Canary {
+				errs = append(errs, gohere.Errorf(gohere.Invalid,
+					"query template %s resolves to the same query for baseline and canary: select each side with {{.Version}} or {{.Role}}", p.tmpl.Name()))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// concurrent reports whether cfg tells the sides apart by their labels
+// (the default) rather than by time.
+func concurrent(cfg judge.Config) bool {
+	return cfg.Analysis == nil || cfg.Analysis.Mode != judge.BeforeAfter
 }
 
 // fetched is one query's outcome.

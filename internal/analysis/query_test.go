@@ -31,7 +31,7 @@ analysis:
 		t.Fatal(err)
 	}
 	tg := Target{Service: "checkout", Env: "prod", Baseline: "v1", Canary: "v2", Vars: cfg.Analysis.Vars}
-	if err := qs.check(tg); err != nil {
+	if err := qs.check(tg, true); err != nil {
 		t.Fatalf("check: %v", err)
 	}
 	var got []string
@@ -67,6 +67,9 @@ func TestCheckRejects(t *testing.T) {
 		{"empty query", `{{if false}}x{{end}}`, Target{Canary: "v2", Baseline: "v1"}, "empty query"},
 		{"needs a baseline version", `x{version="{{.Version}}"}`, Target{Canary: "v2"}, "baseline"},
 		{"needs .Baseline", `x{canary="{{.Canary}}",b="{{.Baseline}}"}`, Target{Canary: "v2"}, "baseline"},
+		// A series compared with itself passes whatever the canary does.
+		{"same version on both sides", `x{version="{{.Version}}"}`, Target{Canary: "v2", Baseline: "v2"}, "same version v2"},
+		{"sides not told apart", `x{service="{{.Service}}"}`, Target{Canary: "v2", Baseline: "v1"}, "same query for baseline and canary"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := loadConfig(t, "metrics:\n  - name: m\n    query: '"+tc.query+"'\n")
@@ -74,16 +77,22 @@ func TestCheckRejects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = qs.check(tc.target)
+			err = qs.check(tc.target, true)
 			if gohere.KindOf(err) != gohere.Invalid || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("check = %v; want an Invalid error mentioning %q", err, tc.want)
 			}
 		})
 	}
+	// before_after mode compares one selector across time: the same query
+	// for both sides is the point.
+	same := loadConfig(t, "metrics:\n  - name: m\n    query: 'x{service=\"{{.Service}}\"}'\n")
+	if qs, _ := compile(same); qs.check(Target{Canary: "v2", Baseline: "v1"}, false) != nil {
+		t.Error("before_after: one query for both sides was refused")
+	}
 	// Roles alone (no versions) need no baseline version.
 	cfg := loadConfig(t, "metrics:\n  - name: m\n    query: 'x{role=\"{{.Role}}\"}'\n")
 	qs, _ := compile(cfg)
-	if err := qs.check(Target{Canary: "v2"}); err != nil {
+	if err := qs.check(Target{Canary: "v2"}, true); err != nil {
 		t.Errorf("check(role only, no baseline) = %v, want nil", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +68,17 @@ func (o *Options) validate() error {
 			continue
 		}
 		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			errs = append(errs, gohere.Errorf(gohere.Invalid, "%s %q: want an http(s) URL", u.name, u.v))
+			// It may hold a password: never echo it raw.
+			shown := "(unparsable)"
+			switch at := strings.LastIndexByte(u.v, '@'); {
+			case err == nil && p.User != nil:
+				shown = strconv.Quote(p.Redacted())
+			case at >= 0:
+				shown = strconv.Quote("…" + u.v[at:])
+			case err == nil:
+				shown = strconv.Quote(u.v)
+			}
+			errs = append(errs, gohere.Errorf(gohere.Invalid, "%s %s: want an http(s) URL", u.name, shown))
 		}
 	}
 	if o.GrafanaURL != "" && o.GrafanaToken == "" {
@@ -131,12 +142,14 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			},
 			Logger:   opts.Logger,
 			Recorder: metrics,
-			// A lease shorter than a hanging Grafana call would let a
-			// second delivery start while the first one still runs.
-			Lease:      3 * opts.GrafanaTimeout,
-			Poll:       opts.retry.poll,
-			MinBackoff: opts.retry.minBackoff,
-			MaxBackoff: opts.retry.maxBackoff,
+			// One deploy's delivery is at most three Grafana calls (find,
+			// then create or update, then create again if it was deleted);
+			// the lease leaves room for several of them per batch.
+			Lease:        10 * opts.GrafanaTimeout,
+			DeliveryTime: 3 * opts.GrafanaTimeout,
+			Poll:         opts.retry.poll,
+			MinBackoff:   opts.retry.minBackoff,
+			MaxBackoff:   opts.retry.maxBackoff,
 		})
 		if err != nil {
 			a.Close()

@@ -277,3 +277,18 @@ func TestOptionsAreValidated(t *testing.T) {
 		})
 	}
 }
+
+// TestBadURLsDoNotEchoPasswords: a mistyped URL may hold credentials; the
+// error names the flag without them.
+func TestBadURLsDoNotEchoPasswords(t *testing.T) {
+	tokens, err := auth.Parse("ci:x:" + ciSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http//alice:hunter2hunter2@prom:9090", "ftp://alice:hunter2hunter2@prom", "%zz:hunter2hunter2"} {
+		_, err := New(t.Context(), Options{DB: filepath.Join(t.TempDir(), "db"), Listen: "127.0.0.1:0", Tokens: tokens, PrometheusURL: u})
+		if gohere.KindOf(err) != gohere.Invalid || !strings.Contains(err.Error(), "--prometheus-url") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("New(--prometheus-url %s): %v; want an invalid-options error without the password", u, err)
+		}
+	}
+}

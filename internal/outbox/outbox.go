@@ -54,9 +54,15 @@ type Options struct {
 	Logger    *slog.Logger
 	Recorder  Recorder // nil: not counted
 
-	// Lease is how long a claimed entry is hidden from other workers; it
-	// must exceed the time one delivery may take. Default 1m.
+	// Lease is how long a claimed entry is hidden from other workers.
+	// Default 1m.
 	Lease time.Duration
+	// DeliveryTime is the longest one deploy's delivery may take (its few
+	// Grafana calls). A deploy's delivery starts only while this much of
+	// the batch's lease is left, so that no other worker can claim it
+	// meanwhile and write it twice; the rest of the batch waits for its
+	// lease to end. Default Lease/3; at most Lease.
+	DeliveryTime time.Duration
 	// Poll is how often the worker looks for due entries when not kicked
 	// (retries come due without a kick). Default 2s.
 	Poll time.Duration
@@ -82,6 +88,7 @@ func (o *Options) validate() error {
 		o.Recorder = nopRecorder{}
 	}
 	o.Lease = orDefault(o.Lease, time.Minute)
+	o.DeliveryTime = min(orDefault(o.DeliveryTime, o.Lease/3), o.Lease)
 	o.Poll = orDefault(o.Poll, 2*time.Second)
 	o.MinBackoff = orDefault(o.MinBackoff, time.Second)
 	o.MaxBackoff = orDefault(o.MaxBackoff, time.Minute)
@@ -155,7 +162,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // deploy. It returns how many entries it claimed; per-entry failures are
 // scheduled for retry, not returned.
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
-	entries, err := w.opts.Queue.ClaimOutbox(ctx, time.Now(), w.opts.Lease, w.opts.Batch)
+	claimed := time.Now()
+	lastStart := claimed.Add(w.opts.Lease - w.opts.DeliveryTime)
+	entries, err := w.opts.Queue.ClaimOutbox(ctx, claimed, w.opts.Lease, w.opts.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: claim: %w", err)
 	}
@@ -172,6 +181,12 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	var errs []error
 	var down error // Grafana is unavailable: skip it for the rest of this round
 	for _, id := range order {
+		if time.Now().After(lastStart) {
+			// A slow Grafana: the rest could outlive the lease. Left
+			// claimed, they come due again when it ends.
+			w.opts.Logger.Warn("outbox: lease running out, leaving the rest of the batch", "deploy_id", id)
+			break
+		}
 		if down != nil {
 			errs = append(errs, w.retry(ctx, id, byDeploy[id], down))
 			continue

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -274,5 +275,51 @@ func TestBackoffGrowsIsCappedAndJittered(t *testing.T) {
 func TestNewRequiresItsDependencies(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New with no queue, deploys or annotator succeeded")
+	}
+}
+
+// TestSlowGrafanaNeverOutlivesTheLease: with a slow (not failing) Grafana a
+// batch takes longer than its lease. The worker starts a deploy's delivery
+// only while a delivery's time of the lease is left and leaves the rest
+// claimed, so no second worker can claim an entry under delivery and write
+// its annotation twice; once the lease ends, the rest is delivered.
+func TestSlowGrafanaNeverOutlivesTheLease(t *testing.T) {
+	f := newFixture(t)
+	gc, err := annotate.NewGrafana(f.g.URL(), f.g.Token(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lease = time.Second
+	w, err := New(Options{Queue: f.db, Deploys: f.db, Annotator: gc, Lease: lease, DeliveryTime: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const deploys = 20
+	var ids []string
+	for i := range deploys {
+		ids = append(ids, f.deploy(t, "checkout", fmt.Sprintf("v%d", i)).ID)
+	}
+	f.g.Hang(60 * time.Millisecond) // a delivery (find, create) takes about 120 ms
+
+	claimed := time.Now()
+	n, err := w.DeliverDue(t.Context())
+	if err != nil || n != deploys {
+		t.Fatalf("DeliverDue = %d, %v; want all %d claimed", n, err, deploys)
+	}
+	delivered := len(f.g.Annotations())
+	if delivered == 0 || delivered >= deploys {
+		t.Fatalf("%d of %d delivered in one round; want some, not all: the lease would have run out", delivered, deploys)
+	}
+	if time.Since(claimed) < lease-100*time.Millisecond {
+		if again, _ := w.DeliverDue(t.Context()); again != 0 {
+			t.Fatalf("%d entries claimed again while their lease held", again)
+		}
+	}
+	f.g.Hang(0)
+	time.Sleep(time.Until(claimed.Add(lease)))
+	f.w = w
+	f.drain(t)
+	for _, id := range ids {
+		f.annotationOf(t, id) // exactly one each
 	}
 }

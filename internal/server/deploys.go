@@ -103,7 +103,7 @@ func (s *Server) createDeploy(c *gin.Context) {
 	ctx := c.Request.Context()
 	if d.BaselineVersion == "" {
 		// Without a baseline the GO HERE link has nothing to compare with.
-		last, found, err := s.opts.Store.LastSucceeded(ctx, d.Service, d.Env, d.StartedAt)
+		last, found, err := s.opts.Store.LastSucceeded(ctx, d.Service, d.Env, d.Version, d.StartedAt)
 		if err != nil {
 			s.apiError(c, fmt.Errorf("baseline of %s/%s: %w", d.Service, d.Env, err))
 			return

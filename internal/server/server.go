@@ -34,7 +34,7 @@ type DeployReader interface {
 	GetDeploy(ctx context.Context, id string) (gohere.Deploy, error)
 	ListDeploys(ctx context.Context, f gohere.DeployFilter) ([]gohere.Deploy, error)
 	// LastSucceeded finds the default baseline of a new deploy.
-	LastSucceeded(ctx context.Context, service, env string, before time.Time) (_ gohere.Deploy, found bool, err error)
+	LastSucceeded(ctx context.Context, service, env, version string, before time.Time) (_ gohere.Deploy, found bool, err error)
 }
 
 // Pinger answers readiness probes.

@@ -35,6 +35,7 @@ const (
 	// both engines use the partial index deploys_last_succeeded.
 	lastSucceededSQL = "SELECT " + deployCols + ` FROM deploys
 		WHERE service = $1 AND env = $2 AND started_at < $3 AND status = 'succeeded'
+			AND finished_at <= $3 AND version <> $4
 		ORDER BY started_at DESC, id DESC LIMIT 1`
 )
 
@@ -393,16 +394,18 @@ func readDeploys(ctx context.Context, q querier, rows *sql.Rows, err error) ([]g
 	return ds, nil
 }
 
-// LastSucceeded returns the newest deploy of service in env that started
-// before `before` and finished succeeded: the default baseline.
-func (db *DB) LastSucceeded(ctx context.Context, service, env string, before time.Time) (_ gohere.Deploy, found bool, err error) {
+// LastSucceeded returns the default baseline of a deploy of version that
+// starts at `before`: the newest deploy of service in env, of another
+// version, that finished succeeded by then (compare.ChooseBaseline's rule).
+// Comparing a version with itself would pass any canary.
+func (db *DB) LastSucceeded(ctx context.Context, service, env, version string, before time.Time) (_ gohere.Deploy, found bool, err error) {
 	ctx, span := db.start(ctx, "LastSucceeded",
 		attribute.String("gohere.service", service), attribute.String("gohere.env", env))
 	defer func() { end(span, err) }()
 	if err := db.prepare(ctx, db.read, lastSucceededSQL); err != nil {
 		return gohere.Deploy{}, false, dbError(err, "deploys: last succeeded")
 	}
-	rows, err := db.query(ctx, db.read, lastSucceededSQL, service, env, toDB(before))
+	rows, err := db.query(ctx, db.read, lastSucceededSQL, service, env, toDB(before), version)
 	ds, err := readDeploys(ctx, db.read, rows, err)
 	if err != nil || len(ds) == 0 {
 		return gohere.Deploy{}, false, err

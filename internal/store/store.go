@@ -404,8 +404,10 @@ func (db *DB) commitBatch(batch []*batchedWrite) {
 		})
 	}
 	for i, w := range batch {
-		if err != nil && errs[i] == nil {
-			// Nothing of the batch was committed.
+		if err != nil {
+			// Nothing of the batch was committed: whatever a write saw or
+			// answered (an idempotent replay of a row written earlier in
+			// this batch, say) did not happen.
 			errs[i] = fmt.Errorf("%s: %w", w.what, err)
 		}
 		w.done <- errs[i]

@@ -410,17 +410,20 @@ func TestLastSucceeded(t *testing.T) {
 		finish(create(t, db, deploy("cart", "prod", "v6", at(26))), gohere.StatusSucceeded)
 
 		for _, tc := range []struct {
-			name   string
-			before time.Time
-			want   gohere.Deploy
-			found  bool
+			name    string
+			version string // of the new deploy
+			before  time.Time
+			want    gohere.Deploy
+			found   bool
 		}{
-			{"skips failed and running", at(31), v2, true},
-			{"strictly before", at(10), v1, true},
-			{"none yet", at(0), gohere.Deploy{}, false},
+			{"skips failed and running", "v9", at(31), v2, true},
+			{"strictly before", "v9", at(10), v1, true},
+			{"none yet", "v9", at(0), gohere.Deploy{}, false},
+			{"not a version compared with itself", "v2", at(31), v1, true},
+			{"not one still running then", "v9", at(10).Add(30 * time.Second), v1, true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, found, err := db.LastSucceeded(t.Context(), "checkout", "prod", tc.before)
+				got, found, err := db.LastSucceeded(t.Context(), "checkout", "prod", tc.version, tc.before)
 				if err != nil || found != tc.found {
 					t.Fatalf("LastSucceeded = found %v, %v; want found %v", found, err, tc.found)
 				}
@@ -909,7 +912,7 @@ func BenchmarkLastSucceeded(b *testing.B) {
 	before := base.Add(24 * time.Hour)
 	b.ReportAllocs()
 	for b.Loop() {
-		d, found, err := db.LastSucceeded(b.Context(), "checkout", "prod", before)
+		d, found, err := db.LastSucceeded(b.Context(), "checkout", "prod", "v-new", before)
 		if err != nil || !found || d.Version != "v0" {
 			b.Fatalf("LastSucceeded = %s, %v, %v; want v0", d.Version, found, err)
 		}
