@@ -12,12 +12,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/gohere/gohere"
 	"github.com/gohere/gohere/annotate"
 	"github.com/gohere/gohere/internal/grafanatest"
+	"github.com/gohere/gohere/internal/spantest"
 )
 
 func writer(t *testing.T, g *grafanatest.Server, timeout time.Duration) *annotate.Grafana {
@@ -198,15 +197,10 @@ func TestHangingGrafana(t *testing.T) {
 // TestSpansAreParented shows the client's requests, built without a ctx,
 // still become children of the caller's span.
 func TestSpansAreParented(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
-
+	rec := spantest.Record(t)
 	g := grafanatest.New(t, grafanatest.Options{})
 	w := writer(t, g, time.Second)
-	ctx, parent := tp.Tracer("test").Start(t.Context(), "deliver")
+	ctx, parent := otel.Tracer("test").Start(t.Context(), "deliver")
 	if _, err := w.Create(ctx, annotate.ForDeploy(deploy(), links, start)); err != nil {
 		t.Fatal(err)
 	}

@@ -6,11 +6,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/gohere/gohere/internal/analysis"
+	"github.com/gohere/gohere/internal/spantest"
 )
 
 // recordingMetrics counts what the runner observes.
@@ -46,11 +44,7 @@ func (m *recordingMetrics) ObserveQuery(result string, _ time.Duration) {
 // TestTelemetry checks the runner's own metrics and its spans: one per
 // interval, with a child per query and one for the judgement.
 func TestTelemetry(t *testing.T) {
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	sr := spantest.Record(t)
 
 	e := newEnv(t, "")
 	e.src.empty = func(version string) bool { return version == "v2" }

@@ -7,22 +7,21 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/gohere/gohere/internal/spantest"
 )
 
 // TestRequestSpansJoinTheCallersTrace checks that an inbound request with a
 // W3C traceparent (as `gohere deploy start` sends from CI) gets a server span
 // in that trace, with the store's spans beneath it.
 func TestRequestSpansJoinTheCallersTrace(t *testing.T) {
-	e := newEnv(t, nil) // before the provider is set: the global one delegates
-	rec := tracetest.NewSpanRecorder()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	// The middleware takes the propagator when the server is built, as
+	// `gohere serve` sets it before: first the propagator, then the server.
+	prev := otel.GetTextMapPropagator()
 	otel.SetTextMapPropagator(propagation.TraceContext{})
-	t.Cleanup(func() {
-		otel.SetTracerProvider(noop.NewTracerProvider())
-		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
-	})
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+	e := newEnv(t, nil)
+	rec := spantest.Record(t)
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	w := e.do(t, req{method: "POST", path: "/api/v1/deploys", token: ciSecret,
 		body:   `{"service": "checkout", "env": "prod", "version": "v1"}`,
