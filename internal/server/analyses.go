@@ -19,7 +19,14 @@ import (
 type AnalysisStore interface {
 	CreateAnalysis(ctx context.Context, a store.Analysis) (store.Analysis, error)
 	GetAnalysis(ctx context.Context, id string) (store.Analysis, error)
+	analysisLister
+}
+
+// analysisLister reads a deploy's analyses for its page: every interval as
+// a row, the evidence of the latest one only.
+type analysisLister interface {
 	ListAnalyses(ctx context.Context, deployID string) ([]store.Analysis, error)
+	GetAnalysisSummary(ctx context.Context, id string) (store.Analysis, error)
 }
 
 // configTypes are the media types a canary config may be posted as; the

@@ -152,7 +152,7 @@ func (s *Server) analysesOf(ctx context.Context, deployID string) ([]analysisVie
 	}
 	views := make([]analysisView, 0, len(list))
 	for _, a := range list {
-		full, err := s.opts.Analyses.GetAnalysis(ctx, a.ID)
+		full, err := s.opts.Analyses.GetAnalysisSummary(ctx, a.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -220,9 +220,20 @@ func newAnalysis(a Analysis) (Analysis, error) {
 	return a, nil
 }
 
-// GetAnalysis returns one analysis with its intervals, in order.
-func (db *DB) GetAnalysis(ctx context.Context, id string) (_ Analysis, err error) {
-	ctx, span := db.start(ctx, "GetAnalysis", attribute.String("gohere.analysis_id", id))
+// GetAnalysis returns one analysis with its intervals, in order, each with
+// its queries and report.
+func (db *DB) GetAnalysis(ctx context.Context, id string) (Analysis, error) {
+	return db.getAnalysis(ctx, "GetAnalysis", id, allEvidence)
+}
+
+// GetAnalysisSummary is GetAnalysis with the queries and report of the
+// latest interval only, for pages that show the others as rows.
+func (db *DB) GetAnalysisSummary(ctx context.Context, id string) (Analysis, error) {
+	return db.getAnalysis(ctx, "GetAnalysisSummary", id, latestOnly)
+}
+
+func (db *DB) getAnalysis(ctx context.Context, op, id string, evidence intervalEvidence) (_ Analysis, err error) {
+	ctx, span := db.start(ctx, op, attribute.String("gohere.analysis_id", id))
 	defer func() { end(span, err) }()
 	// One read transaction so the intervals match the analysis row.
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -238,16 +249,32 @@ func (db *DB) GetAnalysis(ctx context.Context, id string) (_ Analysis, err error
 		return Analysis{}, dbError(err, "analysis "+id+": read")
 	}
 	a.Lease = Lease{}
-	a.Intervals, err = intervals(ctx, tx, id)
+	a.Intervals, err = intervals(ctx, tx, id, evidence)
 	if err != nil {
 		return Analysis{}, err
 	}
 	return a, nil
 }
 
-func intervals(ctx context.Context, q querier, id string) ([]Interval, error) {
+// intervalEvidence selects which intervals come with their queries and
+// report: a run of hundreds of intervals holds megabytes of them.
+type intervalEvidence int
+
+const (
+	allEvidence intervalEvidence = iota
+	latestOnly
+)
+
+// Every interval column, the evidence (queries, report) only where $2 = 0
+// (every interval) or for the latest interval.
+var intervalsSQL = "SELECT " + strings.NewReplacer(
+	"queries,", "CASE WHEN $2 = 0 OR seq = (SELECT MAX(seq) FROM analysis_intervals WHERE analysis_id = $1) THEN queries ELSE '' END,",
+	"report,", "CASE WHEN $2 = 0 OR seq = (SELECT MAX(seq) FROM analysis_intervals WHERE analysis_id = $1) THEN report ELSE '' END,",
+).Replace(intervalCols) + " FROM analysis_intervals WHERE analysis_id = $1 ORDER BY seq"
+
+func intervals(ctx context.Context, q querier, id string, evidence intervalEvidence) ([]Interval, error) {
 	what := "analysis " + id + ": read intervals"
-	rows, err := q.QueryContext(ctx, "SELECT "+intervalCols+" FROM analysis_intervals WHERE analysis_id = $1 ORDER BY seq", id)
+	rows, err := q.QueryContext(ctx, intervalsSQL, id, int(evidence))
 	if err != nil {
 		return nil, dbError(err, what)
 	}
@@ -266,7 +293,10 @@ func intervals(ctx context.Context, q querier, id string) ([]Interval, error) {
 		}
 		iv.Start, iv.End, iv.BaselineStart, iv.BaselineEnd = fromDB(start), fromDB(end), fromDB(bStart), fromDB(bEnd)
 		iv.JudgedAt, iv.Duration = fromDB(at), time.Duration(took)*time.Microsecond
-		iv.Queries, iv.Verdict = json.RawMessage(queries), gohere.Verdict(verdict)
+		iv.Verdict = gohere.Verdict(verdict)
+		if queries != "" {
+			iv.Queries = json.RawMessage(queries)
+		}
 		if report != "" {
 			iv.Report = json.RawMessage(report)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,17 @@ func TestAnalysisLifecycle(t *testing.T) {
 		if got.State != store.AnalysisApproved || !got.NextDueAt.IsZero() || len(got.Intervals) != 2 || !cmp.Equal(got.Decision, decision) {
 			t.Errorf("after the last interval: state %s, due %v, %d intervals, decision %+v; want approved, none due, 2, %+v",
 				got.State, got.NextDueAt, len(got.Intervals), got.Decision, decision)
+		}
+		// The summary has every interval, the evidence of the latest only.
+		sum, err := db.GetAnalysisSummary(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := got
+		want.Intervals = slices.Clone(got.Intervals)
+		want.Intervals[0].Queries, want.Intervals[0].Report = nil, nil
+		if diff := cmp.Diff(want, sum); diff != "" || len(sum.Intervals[1].Report) == 0 {
+			t.Errorf("GetAnalysisSummary (-want +got):\n%s", diff)
 		}
 		if _, found := claim(t, db, "r1", next.Add(time.Hour)); found {
 			t.Error("claimed a finished analysis")
