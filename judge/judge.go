@@ -476,8 +476,21 @@ func (e *eval) effectText(m Metric) string {
 	if math.IsNaN(e.effect) {
 		return fmt.Sprintf("%s undefined (baseline at 0)", m.EffectSize.Measure)
 	}
-	return fmt.Sprintf("%s %s (allowed %s to %s)", m.EffectSize.Measure, num(e.effect),
-		num(m.EffectSize.AllowedDecrease), num(m.EffectSize.AllowedIncrease))
+	return fmt.Sprintf("%s %s (%s)", m.EffectSize.Measure, num(e.effect), effectGate(m))
+}
+
+// effectGate says from which effect size a shift counts, in the metric's
+// direction(s).
+func effectGate(m Metric) string {
+	up := "an increase counts from " + num(m.EffectSize.AllowedIncrease)
+	down := "a decrease counts from " + num(m.EffectSize.AllowedDecrease)
+	switch {
+	case !m.Direction.down():
+		return up
+	case !m.Direction.up():
+		return down
+	}
+	return up + ", " + down
 }
 
 func kayentaVerb(high, low bool) string {
