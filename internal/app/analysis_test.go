@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/gohere/gohere/internal/client"
 	"github.com/gohere/gohere/internal/store"
 	"github.com/gohere/gohere/internal/tsdbtest"
+	"github.com/gohere/gohere/judge"
 )
 
 // TestAnalysisThroughTheAPI runs canary analyses the way a user does:
@@ -67,6 +69,7 @@ func TestAnalysisThroughTheAPI(t *testing.T) {
 				t.Errorf("%s: the deploy page lacks %s", sc.Name, want)
 			}
 		}
+		checkPlots(t, sc.Name, page, got.Intervals[len(got.Intervals)-1])
 	}
 
 	body := get(t, "http://"+a.Addr()+"/metrics")
@@ -75,6 +78,42 @@ func TestAnalysisThroughTheAPI(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// checkPlots: the deploy page draws, under the metrics table, baseline
+// and canary of every value metric judged in the latest interval, queried
+// again from the store; rate metrics (judged on counts) are not drawn.
+func checkPlots(t *testing.T, scenario, page string, latest store.Interval) {
+	t.Helper()
+	var report judge.Report
+	if err := json.Unmarshal(latest.Report, &report); err != nil {
+		t.Fatalf("%s: report of interval %d: %v", scenario, latest.Seq, err)
+	}
+	values := 0
+	for _, m := range report.Metrics {
+		_, rest, found := strings.Cut(page, `<figure class="metric-plot" data-metric="`+m.Name+`">`)
+		if m.Rate {
+			if found {
+				t.Errorf("%s: rate metric %s is plotted", scenario, m.Name)
+			}
+			continue
+		}
+		values++
+		if !found {
+			t.Errorf("%s: no plot of %s", scenario, m.Name)
+			continue
+		}
+		fig, _, _ := strings.Cut(rest, "</figure>")
+		for _, role := range []string{"baseline", "canary"} {
+			d := regexp.MustCompile(`<path class="series ` + role + `" fill="none" d="([^"]*)"`).FindStringSubmatch(fig)
+			if d == nil || !strings.Contains(d[1], "M") {
+				t.Errorf("%s: plot of %s lacks a drawn %s line:\n%s", scenario, m.Name, role, fig)
+			}
+		}
+	}
+	if values == 0 {
+		t.Errorf("%s: the report judged no value metric, nothing to plot", scenario)
 	}
 }
 

@@ -53,16 +53,27 @@ type comparePanel struct {
 	Overlay  template.HTML // empty when neither side has data
 }
 
-// compareSide is one version's half of a panel. Problem says, in words, why
-// there is no line: a failed query or an empty answer is never drawn as a
-// plot that looks fine.
+// compareSide is one version's half of a panel.
 type compareSide struct {
 	Role    string
 	Version string
-	Query   string // resolved PromQL; empty: nothing to query
-	Problem string
-	Chart   template.HTML
-	series  []plot.Series
+	lineQuery
+	Chart template.HTML
+}
+
+// lineQuery is one range query to draw as lines. Problem says, in words,
+// why there are none: a failed query or an empty answer is never drawn as
+// a plot that looks fine.
+type lineQuery struct {
+	Query    string // resolved PromQL
+	Problem  string // set before fetching: the query is not run
+	name     string // of the lines; several series add their labels
+	class    string // CSS class of the lines: the role
+	from, to time.Time
+	step     time.Duration
+	scale    float64       // values are multiplied by it (see axisUnit)
+	shift    time.Duration // added to every instant, to lay the lines on another window's axis
+	series   []plot.Series
 }
 
 var groupTitles = map[string]string{
@@ -104,14 +115,26 @@ func (s *Server) comparePage(c *gin.Context) {
 	}
 	panels := make([]comparePanel, len(p.Panels))
 	for i, pn := range p.Panels {
+		scale, _ := axisUnit(pn.Unit)
+		side := func(role, version, query string) compareSide {
+			return compareSide{Role: role, Version: version, lineQuery: lineQuery{
+				Query: query, name: role + " " + version, class: role, from: p.From, to: p.To, step: p.Step, scale: scale}}
+		}
 		panels[i] = comparePanel{
 			Panel:    pn,
-			Baseline: compareSide{Role: compare.RoleBaseline, Version: q.Baseline, Query: pn.Baseline},
-			Canary:   compareSide{Role: compare.RoleCanary, Version: q.Canary, Query: pn.Canary},
+			Baseline: side(compare.RoleBaseline, q.Baseline, pn.Baseline),
+			Canary:   side(compare.RoleCanary, q.Canary, pn.Canary),
+		}
+		if pn.Baseline == "" {
+			panels[i].Baseline.Problem = "no baseline version to compare with"
 		}
 	}
 	if !view.NoStore {
-		s.fetchPanels(c.Request.Context(), p, panels)
+		var lines []*lineQuery
+		for i := range panels {
+			lines = append(lines, &panels[i].Baseline.lineQuery, &panels[i].Canary.lineQuery)
+		}
+		s.fetchLines(c.Request.Context(), "compare page", compareTimeout, lines)
 		for i := range panels {
 			panels[i].draw(view.Start, p.From, p.To)
 		}
@@ -127,27 +150,25 @@ func (s *Server) comparePage(c *gin.Context) {
 	s.render(c, http.StatusOK, "compare.html", view)
 }
 
-// fetchPanels runs every side's query at once, all within compareTimeout.
-func (s *Server) fetchPanels(ctx context.Context, p compare.Page, panels []comparePanel) {
-	ctx, cancel := context.WithTimeout(ctx, compareTimeout)
+// fetchLines runs every query without a Problem at once, all within
+// timeout; page names the page in the log.
+func (s *Server) fetchLines(ctx context.Context, page string, timeout time.Duration, lines []*lineQuery) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var wg sync.WaitGroup
-	for i := range panels {
-		for _, side := range []*compareSide{&panels[i].Baseline, &panels[i].Canary} {
-			if side.Query == "" {
-				side.Problem = "no baseline version to compare with"
-				continue
-			}
-			wg.Go(func() {
-				series, err := s.opts.Source.QueryRange(ctx, side.Query, p.From, p.To, p.Step)
-				if err != nil {
-					s.log.WarnContext(ctx, "compare page: query failed", "signal", panels[i].Name, "role", side.Role, "err", err)
-					side.Problem = "query failed: " + s.queryError(err)
-					return
-				}
-				side.series, side.Problem = toPlot(side, panels[i].Unit, series)
-			})
+	for _, l := range lines {
+		if l.Problem != "" {
+			continue
 		}
+		wg.Go(func() {
+			series, err := s.opts.Source.QueryRange(ctx, l.Query, l.from, l.to, l.step)
+			if err != nil {
+				s.log.WarnContext(ctx, page+": query failed", "lines", l.name, "query", l.Query, "err", err)
+				l.Problem = "query failed: " + s.queryError(err)
+				return
+			}
+			l.series, l.Problem = l.toPlot(series)
+		})
 	}
 	wg.Wait()
 }
@@ -161,27 +182,26 @@ func (s *Server) queryError(err error) string {
 	return err.Error()
 }
 
-// toPlot turns a side's answer into lines, or says why there are none.
-func toPlot(side *compareSide, unit string, series []prom.Series) ([]plot.Series, string) {
+// toPlot turns an answer into lines, or says why there are none.
+func (l *lineQuery) toPlot(series []prom.Series) ([]plot.Series, string) {
 	if len(series) == 0 {
 		return nil, "no data: the query returned no series"
 	}
-	scale, _ := axisUnit(unit)
 	out := make([]plot.Series, 0, len(series))
 	finite := 0
 	for _, ps := range series {
-		name := side.Role + " " + side.Version
+		name := l.name
 		if len(series) > 1 {
 			name += " " + labelText(ps.Labels)
 		}
 		pts := make([]plot.Point, len(ps.Points))
 		for i, pt := range ps.Points {
-			pts[i] = plot.Point{T: pt.T, V: pt.V * scale}
+			pts[i] = plot.Point{T: pt.T.Add(l.shift), V: pt.V * l.scale}
 			if !math.IsNaN(pt.V) && !math.IsInf(pt.V, 0) {
 				finite++
 			}
 		}
-		out = append(out, plot.Series{Name: name, Class: side.Role, Points: pts})
+		out = append(out, plot.Series{Name: name, Class: l.class, Points: pts})
 	}
 	if finite == 0 {
 		return nil, "no data: every value is NaN or infinite (e.g. a ratio of zero requests)"

@@ -97,6 +97,10 @@ type analysisView struct {
 	Latest  *store.Interval
 	Report  *judge.Report    // of Latest; nil when nothing was judged
 	Queries []analysis.Query // of Latest: what was asked of the metric store
+	// Plots are Latest's value metrics, queried again; NoStore: this
+	// server has no metric store to query.
+	Plots   []metricPlot
+	NoStore bool
 }
 
 type errorPage struct {
@@ -140,6 +144,9 @@ func (s *Server) deployPage(c *gin.Context) {
 			s.pageError(c, err)
 			return
 		}
+		if s.opts.Source != nil {
+			s.plotAnalyses(c.Request.Context(), p.Analyses)
+		}
 	}
 	s.render(c, http.StatusOK, "deploy.html", p)
 }
@@ -156,7 +163,7 @@ func (s *Server) analysesOf(ctx context.Context, deployID string) ([]analysisVie
 		if err != nil {
 			return nil, err
 		}
-		v := analysisView{Analysis: full}
+		v := analysisView{Analysis: full, NoStore: s.opts.Source == nil}
 		if n := len(full.Intervals); n > 0 {
 			v.Latest = &full.Intervals[n-1]
 			if err := decodeEvidence(*v.Latest, &v); err != nil {
