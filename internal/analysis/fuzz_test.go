@@ -17,6 +17,9 @@ func FuzzPrepare(f *testing.F) {
 	f.Add([]byte("metrics:\n  - name: e\n    numerator: 'a{v=\"{{.Baseline}}\"}'\n    denominator: '{{.Vars.x}}'\nanalysis:\n  lifetime: 1m\n  vars: {x: y}\n"))
 	f.Add([]byte("metrics:\n  - name: m\n    query: '{{template \"x\"}}'\nanalysis:\n  lifetime: 1m\n"))
 	f.Add([]byte(`{"metrics":[{"name":"m","query":"{{.Role}}"}],"analysis":{"lifetime":"2m","interval":"1s"}}`))
+	// One query for both sides: refused in concurrent mode, fine before_after.
+	f.Add([]byte("metrics:\n  - name: m\n    query: 'up{service=\"{{.Service}}\"}'\nanalysis:\n  lifetime: 1m\n"))
+	f.Add([]byte("metrics:\n  - name: m\n    query: 'up{service=\"{{.Service}}\"}'\nanalysis:\n  lifetime: 1m\n  mode: before_after\n  offset: 1h\n"))
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	d := gohere.Deploy{ID: "d1", Service: "checkout", Env: "prod", Version: "v2", BaselineVersion: "v1", StartedAt: now}
 	f.Fuzz(func(t *testing.T, config []byte) {

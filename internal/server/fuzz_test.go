@@ -31,6 +31,9 @@ func FuzzCreateDeploy(f *testing.F) {
 		{`null`, ""},
 		{`"`, ""},
 		{`{"service":1e999}`, ""},
+		{`{"service":"checkout","env":"prod","version":"v1","started_at":"2026-11-27T10:00:00Z"}`, ""},
+		{`{"service":"checkout","env":"prod","version":"v1","started_at":"2999-01-01T00:00:00Z"}`, ""},
+		{`{"service":"checkout","env":"prod","version":"v1","started_at":"yesterday"}`, ""},
 	} {
 		f.Add([]byte(seed.body), seed.key)
 	}
