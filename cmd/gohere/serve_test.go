@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +20,7 @@ import (
 	"github.com/gohere/gohere"
 	"github.com/gohere/gohere/annotate"
 	"github.com/gohere/gohere/internal/client"
+	"github.com/gohere/gohere/internal/freeport"
 	"github.com/gohere/gohere/internal/grafanatest"
 	"github.com/gohere/gohere/internal/pgtest"
 )
@@ -34,12 +35,11 @@ type serveProcess struct {
 
 func startServe(t *testing.T, db string, g *grafanatest.Server) *serveProcess {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Get()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(os.Args[0], "serve", "--db", db, "--listen", addr,
 		"--grafana-url", g.URL(), "--grafana-timeout", "500ms")
 	cmd.Env = append(os.Environ(), "GOHERE_TEST_RUN_MAIN=1", "GOHERE_TOKENS=ci:pipeline:"+testCISecret,

@@ -3,7 +3,6 @@ package tsdbtest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gohere/gohere/fixtures"
+
+	"github.com/gohere/gohere/internal/freeport"
 )
 
 const hint = "run scripts/install-test-deps.sh"
@@ -77,7 +78,7 @@ func start(tb testing.TB, k kind) *Server {
 	// A port picked free may be taken before the server binds it; try again then.
 	var err error
 	for range 3 {
-		if s.port, err = freePort(); err != nil {
+		if s.port, err = freeport.Get(); err != nil {
 			tb.Fatalf("tsdbtest: free port: %v", err)
 		}
 		if err = s.run(); err == nil {
@@ -93,15 +94,6 @@ func start(tb testing.TB, k kind) *Server {
 		}
 	})
 	return s
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Stop stops the server (SIGTERM, its graceful shutdown) and keeps its data,
