@@ -213,3 +213,42 @@ func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestServeBadInput: every way `gohere serve` can be started wrong ends
+// with exit 3 and one line on stderr, before anything listens.
+func TestServeBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	goodTokens := write("tokens", "ci:pipeline:"+testCISecret+"\n")
+	db := filepath.Join(dir, "gohere.db")
+	for _, tt := range []struct {
+		name string
+		env  string // GOHERE_TOKENS
+		args []string
+		msg  string
+	}{
+		{"no tokens", "", []string{"--db", db}, "no API tokens"},
+		{"short secret", "ci:a:short", []string{"--db", db}, "shorter than 16 bytes"},
+		{"tokens twice", "ci:a:" + testCISecret, []string{"--db", db, "--tokens-file", goodTokens}, "use one"},
+		{"missing tokens file", "", []string{"--db", db, "--tokens-file", filepath.Join(dir, "nope")}, "tokens file"},
+		{"bad compare config", "", []string{"--db", db, "--tokens-file", goodTokens, "--compare-config", write("signals.yaml", "signals:\n  - name: a\n    qeury: x\n")}, "qeury"},
+		{"unusable database path", "", []string{"--db", filepath.Join(dir, "no", "such", "dir", "gohere.db"), "--tokens-file", goodTokens}, "unable to open database file"},
+		{"grafana without token", "", []string{"--db", db, "--tokens-file", goodTokens, "--grafana-url", "http://grafana:3000"}, "GOHERE_GRAFANA_TOKEN"},
+		{"bad listen address", "", []string{"--db", db, "--tokens-file", goodTokens, "--listen", "127.0.0.1:99999"}, "listen on"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOHERE_TOKENS", tt.env)
+			t.Setenv("GOHERE_GRAFANA_TOKEN", "")
+			code, out, errOut := gohereCLI(t, append([]string{"serve", "--listen", "127.0.0.1:0"}, tt.args...)...)
+			if code != exitError || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tt.msg) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 3 and one stderr line mentioning %q", code, out, errOut, tt.msg)
+			}
+		})
+	}
+}
