@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Stage is how far a deploy has rolled out.
@@ -72,6 +74,9 @@ type Deploy struct {
 	Changes         []Change  `json:"changes"`
 	StartedAt       time.Time `json:"started_at"`
 	FinishedAt      time.Time `json:"finished_at,omitzero"` // zero while running
+	// Judgement is the newest canary analysis of the deploy; nil when it
+	// has none. The store fills it in on every read.
+	Judgement *Judgement `json:"judgement,omitempty"`
 }
 
 // Running reports whether the deploy has not been finished yet.
@@ -87,9 +92,22 @@ const (
 	MaxReasonLen = 2048
 )
 
+// NameAlphabet is what names (service, env, version, ids, actors) are made
+// of, as ValidateName's errors say it: letters and digits of any script
+// (combining marks included) and the ASCII punctuation of versions, paths
+// and addresses. Nothing that splits tags (, :), ends or escapes a string
+// (quotes, \), means something in PromQL ({ } ( ) [ ] |) or HTML (< > &).
+const NameAlphabet = "letters, digits and . _ - / + @ # ~ ="
+
+// namePunct is NameAlphabet's ASCII punctuation.
+const namePunct = "._-/+@#~="
+
 // ValidateName checks a value that becomes part of a Grafana tag
-// ("service:checkout"): a comma splits tags, a colon splits key and value,
-// and control characters break the annotation text.
+// ("service:checkout"), a link and a PromQL label value: a comma splits
+// tags, a colon splits key and value, a backslash or a quote breaks links
+// and queries, and invisible or reordering characters (line and paragraph
+// separators, bidi overrides, zero-width spaces) make a name look like
+// another. Only NameAlphabet is allowed, in valid UTF-8.
 func ValidateName(field, v string) error {
 	if v == "" {
 		return Errorf(Invalid, "%s is required", field)
@@ -97,25 +115,60 @@ func ValidateName(field, v string) error {
 	if len(v) > MaxNameLen {
 		return Errorf(Invalid, "%s is %d bytes long; at most %d", field, len(v), MaxNameLen)
 	}
+	if !utf8.ValidString(v) {
+		return Errorf(Invalid, "%s %q is not valid UTF-8; use %s", field, v, NameAlphabet)
+	}
 	if i := strings.IndexFunc(v, badNameRune); i >= 0 {
-		return Errorf(Invalid, "%s %q: character %q is not allowed (no commas, colons, spaces or control characters)", field, v, v[i:i+1])
+		r, _ := utf8.DecodeRuneInString(v[i:])
+		return Errorf(Invalid, "%s %q: character %q (%U) is not allowed; use %s", field, v, r, r, NameAlphabet)
 	}
 	return nil
 }
 
-func badNameRune(r rune) bool {
-	return r == ',' || r == ':' || r == ' ' || r < 0x20 || r == 0x7f || r == '"' || r == '\''
+// invisible reports letters and marks that render as nothing: Hangul
+// fillers, the combining grapheme joiner and variation selectors.
+func invisible(r rune) bool {
+	switch {
+	case r == '\u115f', r == '\u1160', r == '\u3164', r == '\uffa0', r == '\u034f':
+		return true
+	case r >= '\u180b' && r <= '\u180d', r >= '\ufe00' && r <= '\ufe0f', r >= 0xe0100 && r <= 0xe01ef:
+		return true
+	}
+	return false
 }
 
-// validateText checks a free-text field: optional, bounded, one line.
+func badNameRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		alnum := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+		return !alnum && !strings.ContainsRune(namePunct, r)
+	}
+	// Letters, combining marks and decimal digits of any script; no symbols,
+	// spaces, controls (U+0085), separators (U+2028, U+2029) or format
+	// characters (bidi overrides U+202A-202E and U+2066-2069, zero-width
+	// U+200B-200D, U+FEFF).
+	ok := unicode.IsLetter(r) || unicode.In(r, unicode.Mn, unicode.Mc) || unicode.Is(unicode.Nd, r)
+	return !ok || invisible(r)
+}
+
+// validateText checks a free-text field: optional, bounded, one line of
+// valid UTF-8 that displays in the order it is stored.
 func validateText(field, v string, limit int) error {
 	if len(v) > limit {
 		return Errorf(Invalid, "%s is %d bytes long; at most %d", field, len(v), limit)
 	}
-	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return Errorf(Invalid, "%s must be one line without control characters", field)
+	if !utf8.ValidString(v) || strings.ContainsRune(v, utf8.RuneError) {
+		// encoding/json turns invalid UTF-8 into U+FFFD: refuse that too.
+		return Errorf(Invalid, "%s is not valid UTF-8", field)
+	}
+	if strings.ContainsFunc(v, badTextRune) {
+		return Errorf(Invalid, "%s must be one line without control characters or bidi overrides", field)
 	}
 	return nil
+}
+
+func badTextRune(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029' ||
+		(r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
 }
 
 // Validate checks everything a client supplies for a new deploy and returns

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,8 +36,9 @@ const MaxChangesInText = 20
 func DeployIDTag(id string) string { return "deploy-id:" + id }
 
 // Tags are the tags of a deploy's annotation: deploy, gohere, service:<s>,
-// env:<e>, version:<v>, stage:<stage>, deploy-id:<id>, and status:<status>
-// once the deploy is finished. The names were validated (gohere.ValidateName)
+// env:<e>, version:<v>, stage:<stage>, deploy-id:<id>, status:<status> once
+// the deploy is finished, verdict:<v> once its analysis is over and
+// decision:<approve|halt> once somebody decided. The names were validated (gohere.ValidateName)
 // to hold no comma or colon, so each tag stays one key:value pair.
 func Tags(d gohere.Deploy) []string {
 	tags := []string{
@@ -49,6 +51,14 @@ func Tags(d gohere.Deploy) []string {
 	}
 	if d.Status != "" && !d.Running() {
 		tags = append(tags, "status:"+string(d.Status))
+	}
+	if j := d.Judgement; j != nil {
+		if j.Over() && j.Verdict != "" {
+			tags = append(tags, "verdict:"+string(j.Verdict))
+		}
+		if j.Decision != nil {
+			tags = append(tags, "decision:"+string(j.Decision.Kind))
+		}
 	}
 	return tags
 }
@@ -114,6 +124,9 @@ func Text(d gohere.Deploy, l Links) string {
 			lines = append(lines, fmt.Sprintf("… and %d more", n))
 		}
 	}
+	if line := judgementLine(d.Judgement); line != "" {
+		lines = append(lines, line)
+	}
 	var links []string
 	if a := anchor(l.GoHere, "GO HERE"); a != "" {
 		links = append(links, a)
@@ -125,6 +138,32 @@ func Text(d gohere.Deploy, l Links) string {
 		lines = append(lines, strings.Join(links, " · "))
 	}
 	return strings.Join(lines, "<br>\n")
+}
+
+// judgementLine is the canary's verdict and score, and who decided what
+// and why: "canary Fail, score 0 · halted by bob: p99 up 30 %".
+func judgementLine(j *gohere.Judgement) string {
+	if j == nil {
+		return ""
+	}
+	var parts []string
+	if j.Over() && j.Verdict != "" {
+		parts = append(parts, fmt.Sprintf("canary <b>%s</b>, score %s", html.EscapeString(string(j.Verdict)), strconv.FormatFloat(j.Score, 'f', -1, 64)))
+	} else {
+		parts = append(parts, "canary analysis "+html.EscapeString(j.State))
+	}
+	if dec := j.Decision; dec != nil {
+		verb := "approved"
+		if dec.Kind == gohere.DecisionHalt {
+			verb = "halted"
+		}
+		who := verb + " by " + html.EscapeString(dec.Actor)
+		if dec.Reason != "" {
+			who += ": " + html.EscapeString(dec.Reason)
+		}
+		parts = append(parts, who)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // short abbreviates a commit sha the way git does; other text is kept.

@@ -37,6 +37,15 @@ func TestTags(t *testing.T) {
 			[]string{"deploy", "gohere", "service:checkout", "env:prod", "version:3f2a1c", "stage:canary", "deploy-id:d-1", "status:rolled_back"}},
 		{"full stage", func(d *gohere.Deploy) { d.Stage = gohere.StageFull },
 			[]string{"deploy", "gohere", "service:checkout", "env:prod", "version:3f2a1c", "stage:full", "deploy-id:d-1"}},
+		{"analysis running: no verdict yet", func(d *gohere.Deploy) {
+			d.Judgement = &gohere.Judgement{AnalysisID: "a-1", State: "running", Verdict: gohere.VerdictPass, Score: 100}
+		}, []string{"deploy", "gohere", "service:checkout", "env:prod", "version:3f2a1c", "stage:canary", "deploy-id:d-1"}},
+		{"halted", func(d *gohere.Deploy) {
+			d.Status = gohere.StatusHalted
+			d.Judgement = &gohere.Judgement{AnalysisID: "a-1", State: "halted", Verdict: gohere.VerdictFail,
+				Decision: &gohere.Decision{Kind: gohere.DecisionHalt, Actor: "bob", Reason: "p99 up"}}
+		}, []string{"deploy", "gohere", "service:checkout", "env:prod", "version:3f2a1c", "stage:canary", "deploy-id:d-1",
+			"status:halted", "verdict:Fail", "decision:halt"}},
 		{"stage defaults to canary", func(d *gohere.Deploy) { d.Stage = "" },
 			[]string{"deploy", "gohere", "service:checkout", "env:prod", "version:3f2a1c", "stage:canary", "deploy-id:d-1"}},
 	} {
@@ -135,6 +144,31 @@ func TestText(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("text (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTextJudgement(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		j    *gohere.Judgement
+		want string
+	}{
+		{"running", &gohere.Judgement{State: "running", Verdict: gohere.VerdictPass, Score: 100}, "canary analysis running"},
+		{"awaiting", &gohere.Judgement{State: "awaiting_decision", Verdict: gohere.VerdictMarginal, Score: 80.5}, "canary <b>Marginal</b>, score 80.5"},
+		{"approved", &gohere.Judgement{State: "approved", Verdict: gohere.VerdictPass, Score: 100,
+			Decision: &gohere.Decision{Kind: gohere.DecisionApprove, Actor: "alice", Reason: "looks <fine>"}},
+			"canary <b>Pass</b>, score 100 · approved by alice: looks &lt;fine&gt;"},
+		{"halted", &gohere.Judgement{State: "halted", Verdict: gohere.VerdictFail, Score: 0,
+			Decision: &gohere.Decision{Kind: gohere.DecisionHalt, Actor: "bob", Reason: "p99 up 30 %"}},
+			"canary <b>Fail</b>, score 0 · halted by bob: p99 up 30 %"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := deploy()
+			d.Judgement = tc.j
+			if got := annotate.Text(d, links); !strings.Contains(got, tc.want) {
+				t.Errorf("Text = %q; want it to contain %q", got, tc.want)
 			}
 		})
 	}

@@ -143,9 +143,10 @@ func newSignal(sp SignalSpec, vars map[string]string) (Signal, error) {
 	return s, nil
 }
 
-// Render resolves the signal's query for one side. Values that would break
-// out of a PromQL string literal are refused rather than escaped, because the
-// template decides whether they land in "…" or in =~"…".
+// Render resolves the signal's query for one side. Names that would break
+// out of a PromQL string literal are refused, and every value, the vars
+// included, is escaped for a double-quoted string as well (issue 13): the
+// template decides whether it lands in "…" or in =~"…".
 func (s Signal) Render(v Vars) (string, error) {
 	if s.tmpl == nil {
 		return "", gohere.Errorf(gohere.Invalid, "signal %q was not built by NewSignals", s.Name)
@@ -158,6 +159,13 @@ func (s Signal) Render(v Vars) (string, error) {
 			return "", gohere.Errorf(gohere.Invalid, "signal %s: %s %q: quotes, backslashes and line breaks are not allowed", s.Name, f.field, f.v)
 		}
 	}
+	esc := gohere.EscapeLabelValue
+	vars := make(map[string]string, len(v.Vars))
+	for k, x := range v.Vars {
+		vars[k] = esc(x)
+	}
+	v = Vars{Service: esc(v.Service), Env: esc(v.Env), Version: esc(v.Version), Role: esc(v.Role),
+		Baseline: esc(v.Baseline), Canary: esc(v.Canary), Window: esc(v.Window), Vars: vars}
 	var b strings.Builder
 	if err := s.tmpl.Execute(&b, v); err != nil {
 		return "", gohere.Errorf(gohere.Invalid, "signal %s: query template: %w", s.Name, err)

@@ -106,15 +106,19 @@ func LoadSignals(r io.Reader) (SignalSet, error) {
 	return SignalSet{Signals: signals, Vars: f.Vars}, nil
 }
 
-// decodeSignalFile decodes strictly. goccy/go-yaml v1.19.2 panics on some
-// malformed input (see judge.decodeYAML), so a panic becomes an Invalid
-// error.
+// decodeSignalFile decodes strictly, after refusing an alias bomb (the
+// decoder expands aliases without a cap). goccy/go-yaml v1.19.2 panics on
+// some malformed input (see judge.decodeYAML), so a panic becomes an
+// Invalid error.
 func decodeSignalFile(data []byte) (f signalFile, err error) {
 	defer func() {
 		if recover() != nil {
 			f, err = signalFile{}, gohere.Errorf(gohere.Invalid, "compare config is malformed: the YAML decoder gave up")
 		}
 	}()
+	if err := gohere.CheckYAMLAliases(data); err != nil {
+		return signalFile{}, err
+	}
 	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
 		if ye, ok := errors.AsType[yaml.Error](err); ok {
 			if tk := ye.GetToken(); tk != nil && tk.Position != nil {

@@ -165,6 +165,7 @@ type Analysis struct {
 	Offset      Duration          `json:"offset,omitempty"` // before_after only
 	Vars        map[string]string `json:"vars,omitempty"`
 	AutoPromote AutoPromote       `json:"auto_promote,omitempty"` // never (default) or on_pass
+	AutoHalt    AutoHalt          `json:"auto_halt,omitempty"`    // never (default) or on_fail
 	Aggregate   Aggregate         `json:"aggregate,omitempty"`    // none (default), sum, mean or max
 }
 
@@ -182,6 +183,15 @@ type AutoPromote string
 const (
 	PromoteNever  AutoPromote = "never"
 	PromoteOnPass AutoPromote = "on_pass"
+)
+
+// AutoHalt says when a failing analysis halts the deploy without waiting
+// for a human.
+type AutoHalt string
+
+const (
+	HaltNever  AutoHalt = "never"
+	HaltOnFail AutoHalt = "on_fail"
 )
 
 // Aggregate says how several series of one side become one.
@@ -260,6 +270,9 @@ func (c Config) WithDefaults() Config {
 		}
 		if a.AutoPromote == "" {
 			a.AutoPromote = PromoteNever
+		}
+		if a.AutoHalt == "" {
+			a.AutoHalt = HaltNever
 		}
 		if a.Aggregate == "" {
 			a.Aggregate = AggregateNone
@@ -488,6 +501,7 @@ func (a Analysis) problems(at string) []problem {
 	}
 	oneOf(add, at+".mode", string(a.Mode), Concurrent, BeforeAfter)
 	oneOf(add, at+".auto_promote", string(a.AutoPromote), PromoteNever, PromoteOnPass)
+	oneOf(add, at+".auto_halt", string(a.AutoHalt), HaltNever, HaltOnFail)
 	oneOf(add, at+".aggregate", string(a.Aggregate), AggregateNone, AggregateSum, AggregateMean, AggregateMax)
 	for _, d := range []struct {
 		name string

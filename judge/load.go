@@ -65,7 +65,8 @@ func LoadConfig(r io.Reader) (Config, error) {
 	return cfg, nil
 }
 
-// decodeYAML decodes strictly. goccy/go-yaml v1.19.2 panics on some
+// decodeYAML decodes strictly, after refusing an alias bomb (the decoder
+// expands aliases without a cap). goccy/go-yaml v1.19.2 panics on some
 // malformed input (a tagged scalar where a list belongs, found by
 // FuzzLoadConfig), so a panic there becomes an Invalid error.
 func decodeYAML(data []byte) (cfg Config, err error) {
@@ -74,6 +75,9 @@ func decodeYAML(data []byte) (cfg Config, err error) {
 			cfg, err = Config{}, gohere.Errorf(gohere.Invalid, "canary config is malformed: the YAML decoder gave up")
 		}
 	}()
+	if err := gohere.CheckYAMLAliases(data); err != nil {
+		return Config{}, err
+	}
 	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict()); err != nil {
 		return Config{}, gohere.Errorf(gohere.Invalid, "%s", yamlError(err))
 	}

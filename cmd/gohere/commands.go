@@ -8,6 +8,7 @@ func subcommands() []*cobra.Command {
 		newServeCmd(),
 		newDeployCmd(),
 		newAnalyzeCmd(),
+		newGateCmd(),
 		newStatsCmd(),
 		newJudgeCmd(),
 		newDashboardsCmd(),

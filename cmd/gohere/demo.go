@@ -67,8 +67,8 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 	defer os.RemoveAll(dir)
 
 	// Throw-away tokens: nobody but this process knows them.
-	ciToken := rand.Text()
-	tokens, err := auth.Parse("ci:demo-ci:" + ciToken + ",human:demo:" + rand.Text())
+	ciToken, humanToken := rand.Text(), rand.Text()
+	tokens, err := auth.Parse("ci:demo-ci:" + ciToken + ",human:demo:" + humanToken)
 	if err != nil {
 		return err
 	}
@@ -101,11 +101,19 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 	}
 	wrong := printDemo(o.out, a.URL(), dir, linked, results)
 	if o.once {
+		human, err := client.New(a.URL(), humanToken, 30*time.Second)
+		if err != nil {
+			return err
+		}
+		if problem := demoGates(scriptCtx, o.out, c, human, results); problem != "" {
+			wrong = strings.TrimPrefix(wrong+"; "+problem, "; ")
+		}
 		if wrong != "" {
 			return withExit(exitFail, errors.New("demo: "+wrong))
 		}
 		return nil
 	}
+	printAwaiting(o.out, a.URL(), humanToken, ciToken, results)
 	fmt.Fprintln(o.out, "\nServing until Ctrl-C; the database goes with it.")
 	<-ctx.Done()
 	return nil
@@ -123,6 +131,12 @@ type placedScenario struct {
 // linkedScenario is the scenario whose compare page the demo prints as GO
 // HERE: a regression shows best what the page is for.
 const linkedScenario = "latency-regression"
+
+// awaitingDecision are the scenarios of which the demo records a second
+// canary deploy that it leaves running, its analysis awaiting a person's
+// Approve or Halt: one that passes and one that fails. (Their compare
+// pages reach to now, beyond the recordings.)
+var awaitingDecision = map[string]gohere.DecisionKind{"healthy": gohere.DecisionApprove, linkedScenario: gohere.DecisionHalt}
 
 // finalStatus is how a team would have closed the scenario's canary deploy
 // given its verdict.
@@ -203,6 +217,24 @@ type demoResult struct {
 	scenario placedScenario
 	analysis client.Analysis
 	report   string
+	deployID string
+	awaiting bool // a running deploy whose analysis awaits a decision
+}
+
+// recordAwaiting records the second, running canary deploy of a scenario
+// in awaitingDecision, with the same analysis.
+func recordAwaiting(ctx context.Context, c *client.Client, sc placedScenario, i int) (demoResult, error) {
+	d, err := c.StartDeploy(ctx, client.StartRequest{Service: sc.Service, Env: sc.Env, Version: sc.Canary,
+		BaselineVersion: sc.Baseline, Stage: string(gohere.StageCanary), Author: "fixtures", StartedAt: sc.deployed,
+		Changes: []gohere.Change{{Commit: fmt.Sprintf("decaf%d", i), Author: "fixtures", Title: "awaiting your decision: " + sc.Description}}})
+	if err != nil {
+		return demoResult{}, err
+	}
+	a, err := c.StartAnalysis(ctx, d.ID, sc.Config, sc.start, sc.end)
+	if err != nil {
+		return demoResult{}, err
+	}
+	return demoResult{scenario: sc, analysis: a, report: d.ReportURL, deployID: d.ID, awaiting: true}, nil
 }
 
 // problem says why the result is not what the scenario expects; "" if it is.
@@ -250,7 +282,14 @@ func demoScript(ctx context.Context, c *client.Client, scenarios []placedScenari
 		if err != nil {
 			return nil, client.DeployView{}, fmt.Errorf("scenario %s: %w", sc.Name, err)
 		}
-		results = append(results, demoResult{scenario: sc, analysis: a, report: d.ReportURL})
+		results = append(results, demoResult{scenario: sc, analysis: a, report: d.ReportURL, deployID: d.ID})
+		if _, ok := awaitingDecision[sc.Name]; ok {
+			r, err := recordAwaiting(ctx, c, sc, i)
+			if err != nil {
+				return nil, client.DeployView{}, fmt.Errorf("scenario %s awaiting a decision: %w", sc.Name, err)
+			}
+			results = append(results, r)
+		}
 	}
 	if linked.ID == "" {
 		return nil, client.DeployView{}, fmt.Errorf("no fixture scenario %s to link", linkedScenario)
@@ -309,8 +348,18 @@ func printDemo(w io.Writer, base, dir string, linked client.DeployView, results 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tEXPECTED\tVERDICT\tSCORE\tREPORT")
 	var wrong []string
+	judged := 0
 	for _, r := range results {
 		a := r.analysis
+		if !r.awaiting {
+			judged++
+		}
+		if r.awaiting {
+			if p := r.problem(); p != "" {
+				wrong = append(wrong, p)
+			}
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%s\n", r.scenario.Name, r.scenario.Expected, cmp.Or(string(a.Verdict), "-"), a.Score, r.report)
 		if p := r.problem(); p != "" {
 			wrong = append(wrong, p)
@@ -318,10 +367,52 @@ func printDemo(w io.Writer, base, dir string, linked client.DeployView, results 
 	}
 	tw.Flush()
 	if len(wrong) == 0 {
-		fmt.Fprintf(w, "All %d scenarios got their expected verdict.\n", len(results))
+		fmt.Fprintf(w, "All %d scenarios got their expected verdict.\n", judged)
 		return ""
 	}
-	msg := fmt.Sprintf("%d of %d scenarios did not get their expected verdict: %s", len(wrong), len(results), strings.Join(wrong, "; "))
+	msg := fmt.Sprintf("%d of %d scenarios did not get their expected verdict: %s", len(wrong), judged, strings.Join(wrong, "; "))
 	fmt.Fprintln(w, msg)
 	return msg
+}
+
+// printAwaiting says where the canaries awaiting a decision are and how to
+// sign in to decide them.
+func printAwaiting(w io.Writer, base, humanToken, ciToken string, results []demoResult) {
+	fmt.Fprintf(w, "\nAwaiting your decision (sign in at %s/login with the human token %s,\nthen press Approve or Halt on the report page):\n", base, humanToken)
+	for _, r := range results {
+		if r.awaiting {
+			fmt.Fprintf(w, "  %s (%s): %s\n", r.scenario.Name, r.analysis.Verdict, r.report)
+			fmt.Fprintf(w, "      GOHERE_TOKEN=%s gohere gate %s --server %s\n", ciToken, r.deployID, base)
+		}
+	}
+}
+
+// demoGates decides each canary awaiting a decision as a person would
+// (approve the passing one, halt the failing one) and runs `gohere gate` on
+// it; it returns what differs from the expected exit codes ("" when
+// nothing does).
+func demoGates(ctx context.Context, w io.Writer, ci, human *client.Client, results []demoResult) string {
+	fmt.Fprintln(w, "\nGates (`gohere gate`) after a person decided:")
+	var wrong []string
+	for _, r := range results {
+		kind := awaitingDecision[r.scenario.Name]
+		if !r.awaiting {
+			continue
+		}
+		want, reason := exitOK, "the canary matches the baseline"
+		if kind == gohere.DecisionHalt {
+			want, reason = exitFail, "latency regression: "+r.scenario.Description
+		}
+		if _, err := human.Decide(ctx, r.analysis.ID, kind, reason); err != nil {
+			wrong = append(wrong, fmt.Sprintf("%s: %s: %v", r.scenario.Name, kind, err))
+			continue
+		}
+		var out strings.Builder
+		code := exitCode(gate(ctx, ci, r.deployID, gateOptions{timeout: time.Minute, out: &out, err: &out}))
+		fmt.Fprintf(w, "  %s: %s by demo → gate exit %d (want %d)\n", r.scenario.Name, kind, code, want)
+		if code != want {
+			wrong = append(wrong, fmt.Sprintf("%s: gate exit %d, want %d: %s", r.scenario.Name, code, want, oneLine(out.String())))
+		}
+	}
+	return strings.Join(wrong, "; ")
 }

@@ -29,6 +29,11 @@ func TestDemoOnce(t *testing.T) {
 	}
 	t.Logf("stdout:\n%s", out.String())
 	checkDemoOutput(t, out.String())
+	for _, want := range []string{"healthy: approve by demo → gate exit 0 (want 0)", "latency-regression: halt by demo → gate exit 1 (want 1)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo --once did not print %q", want)
+		}
+	}
 }
 
 // TestDemoServes runs `gohere demo` until Ctrl-C: while it serves, every
@@ -57,8 +62,23 @@ func TestDemoServes(t *testing.T) {
 	if len(urls) < 2+len(fixtures.Names()) {
 		t.Errorf("printed %d URLs, want the timeline, GO HERE and one report per scenario:\n%s", len(urls), printed)
 	}
+	awaiting := map[string]bool{}
+	for _, m := range awaitingLine.FindAllStringSubmatch(printed, -1) {
+		awaiting[m[1]] = true
+	}
+	if len(awaiting) != 2 {
+		t.Errorf("%d canaries awaiting a decision printed, want 2:\n%s", len(awaiting), printed)
+	}
 	for _, u := range urls {
 		body := getPage(t, u)
+		if awaiting[u] {
+			// Running: its compare page reaches to now, beyond the
+			// recordings; its report offers the decision.
+			if !strings.Contains(body, "awaits a decision") || !strings.Contains(body, "with a human token to approve or halt") {
+				t.Errorf("%s: no decision offered to sign in for", u)
+			}
+			continue
+		}
 		// The GO HERE link and every scenario deploy's built-in compare
 		// page draw the recorded series.
 		if strings.Contains(u, "/compare?") {
@@ -82,8 +102,9 @@ func TestDemoServes(t *testing.T) {
 }
 
 var (
-	compareLink = regexp.MustCompile(`<p class="compare-link"><a href="([^"]+)"`)
-	drawn       = regexp.MustCompile(`<path class="series (baseline|canary)" fill="none" d="M[^"]+"`)
+	awaitingLine = regexp.MustCompile(`(?m)^  \S+ \((?:Pass|Fail)\): (http://\S+)$`)
+	compareLink  = regexp.MustCompile(`<p class="compare-link"><a href="([^"]+)"`)
+	drawn        = regexp.MustCompile(`<path class="series (baseline|canary)" fill="none" d="M[^"]+"`)
 )
 
 // getPage returns the body of a page that must answer 200.

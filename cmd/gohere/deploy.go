@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -67,6 +68,7 @@ func newDeployStartCmd() *cobra.Command {
 		req       client.StartRequest
 		changes   []string
 		startedAt string
+		analyze   string
 	)
 	cmd := &cobra.Command{
 		Use:   "start --service S --env E --version V",
@@ -83,6 +85,13 @@ func newDeployStartCmd() *cobra.Command {
 			var err error
 			if req.StartedAt, err = parseTimeFlag("started-at", startedAt); err != nil {
 				return err
+			}
+			if analyze != "" {
+				config, err := os.ReadFile(analyze)
+				if err != nil {
+					return gohere.Errorf(gohere.Invalid, "--analyze: canary config: %w", err)
+				}
+				req.AnalysisConfig = string(config)
 			}
 			c, err := cf.client()
 			if err != nil {
@@ -108,6 +117,7 @@ func newDeployStartCmd() *cobra.Command {
 	fl.StringVar(&req.PR, "pr", "", "pull request URL")
 	fl.StringArrayVar(&changes, "change", nil, "a shipped change as SHA:AUTHOR:TITLE (repeatable)")
 	fl.StringVar(&startedAt, "started-at", "", "when the deploy started, as an RFC3339 time within the last 30 days, to record it after the fact (default: now)")
+	fl.StringVar(&analyze, "analyze", "", "canary config (YAML, JSON or Kayenta) whose analysis starts with the deploy, in the same request")
 	fl.StringVar(&req.IdempotencyKey, "idempotency-key", os.Getenv("GOHERE_IDEMPOTENCY_KEY"), "makes a retried start return the same deploy")
 	for _, name := range []string{"service", "env", "version"} {
 		_ = cmd.MarkFlagRequired(name) // cannot fail: the flags exist
@@ -176,10 +186,11 @@ func newDeployListCmd() *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), map[string]any{"deploys": ds})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSERVICE\tENV\tVERSION\tBASELINE\tSTAGE\tSTATUS\tSTARTED")
+			fmt.Fprintln(tw, "ID\tSERVICE\tENV\tVERSION\tBASELINE\tSTAGE\tSTATUS\tVERDICT\tDECISION\tSTARTED")
 			for _, d := range ds {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Service, d.Env, d.Version,
-					orDash(d.BaselineVersion), d.Stage, d.Status, d.StartedAt.Format(time.RFC3339))
+				verdict, decision := judgementColumns(d.Deploy)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Service, d.Env, d.Version,
+					orDash(d.BaselineVersion), d.Stage, d.Status, verdict, decision, d.StartedAt.Format(time.RFC3339))
 			}
 			return tw.Flush()
 		},
@@ -222,13 +233,40 @@ func printDeploy(w io.Writer, format string, d client.DeployView) error {
 	if baseline == "" {
 		baseline = "none (first deploy of this service here)"
 	}
-	_, err := fmt.Fprintf(w, "deploy %s: %s %s %s (%s, %s), baseline %s\nGO HERE: %s\nreport:  %s\n",
-		d.ID, d.Service, d.Env, d.Version, d.Stage, d.Status, baseline, d.GoHereURL, d.ReportURL)
+	report := d.ReportURL
+	if j := d.Judgement; j != nil {
+		report += "#analysis-" + j.AnalysisID
+	}
+	if _, err := fmt.Fprintf(w, "deploy %s: %s %s %s (%s, %s), baseline %s\nGO HERE: %s\nreport:  %s\n",
+		d.ID, d.Service, d.Env, d.Version, d.Stage, d.Status, baseline, d.GoHereURL, report); err != nil {
+		return err
+	}
+	var err error
+	switch {
+	case d.Judgement != nil:
+		_, err = fmt.Fprintf(w, "analysis: %s (%s)\n", d.Judgement.AnalysisID, d.Judgement.State)
+	case d.AnalysisSkipped != "":
+		_, err = fmt.Fprintf(w, "analysis: none (%s)\n", d.AnalysisSkipped)
+	}
 	return err
 }
 
 func writeJSON(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
+}
+
+// judgementColumns are the deploy's canary verdict ("Fail 0", or the
+// analysis state while it runs) and decision, "-" where there is none.
+func judgementColumns(d gohere.Deploy) (verdict, decision string) {
+	j := d.Judgement
+	if j == nil {
+		return "-", "-"
+	}
+	verdict = j.State
+	if j.Over() && j.Verdict != "" {
+		verdict = fmt.Sprintf("%s %s", j.Verdict, strconv.FormatFloat(j.Score, 'f', -1, 64))
+	}
+	return verdict, orDash(d.DecisionText())
 }
 
 func orDash(s string) string {

@@ -54,18 +54,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	code := exitError
-	if ec, ok := errors.AsType[*exitCodeError](err); ok {
-		code = ec.code
-		if ec.err == nil {
-			return code
-		}
+	code := exitCode(err)
+	if ec, ok := errors.AsType[*exitCodeError](err); err == nil || ok && ec.err == nil {
+		return code
 	}
 	fmt.Fprintln(stderr, "gohere: "+oneLine(err.Error()))
 	return code
+}
+
+// exitCode is the exit code a command's error asks for.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if ec, ok := errors.AsType[*exitCodeError](err); ok {
+		return ec.code
+	}
+	return exitError
 }
 
 func oneLine(s string) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/gohere/gohere/compare"
 	"github.com/gohere/gohere/internal/app"
 	"github.com/gohere/gohere/internal/auth"
+	"github.com/gohere/gohere/internal/server"
 	"github.com/gohere/gohere/internal/telemetry"
 )
 
@@ -22,6 +23,8 @@ func newServeCmd() *cobra.Command {
 		opts          app.Options
 		tokensFile    string
 		compareConfig string
+		proxyCIDRs    []string
+		humanUsers    string
 		logJSON       bool
 	)
 	cmd := &cobra.Command{
@@ -39,6 +42,12 @@ func newServeCmd() *cobra.Command {
 					return err
 				}
 			}
+			if opts.TrustedProxyCIDRs, err = server.ParseTrustedCIDRs(proxyCIDRs); err != nil {
+				return err
+			}
+			if opts.HumanUsers, err = server.ParseHumanUsers(humanUsers); err != nil {
+				return err
+			}
 			opts.GrafanaToken = os.Getenv("GOHERE_GRAFANA_TOKEN")
 			opts.Logger = telemetry.NewLogger(cmd.ErrOrStderr(), slog.LevelInfo, logJSON)
 			return serve(cmd.Context(), opts)
@@ -52,7 +61,11 @@ func newServeCmd() *cobra.Command {
 	fl.DurationVar(&opts.GrafanaTimeout, "grafana-timeout", 10*time.Second, "timeout of one Grafana request")
 	fl.StringVar(&opts.PrometheusURL, "prometheus-url", os.Getenv("GOHERE_PROMETHEUS_URL"), "Prometheus-compatible API for analyses and the compare page (env GOHERE_PROMETHEUS_URL)")
 	fl.StringVar(&compareConfig, "compare-config", os.Getenv("GOHERE_COMPARE_CONFIG"), "YAML file of the signals the built-in compare page draws (env GOHERE_COMPARE_CONFIG; default: http_requests_total, http_request_duration_seconds, process_* conventions)")
+	fl.StringVar(&opts.CanaryTemplates, "canary-templates", os.Getenv("GOHERE_CANARY_TEMPLATES"), "directory of canary configs, <service>.yaml and default.yaml, that every canary deploy without its own starts an analysis with; read at start, restart to reload (env GOHERE_CANARY_TEMPLATES)")
 	fl.StringVar(&tokensFile, "tokens-file", os.Getenv("GOHERE_TOKENS_FILE"), "file of role:name:secret lines (or GOHERE_TOKENS, comma-separated)")
+	fl.StringVar(&opts.TrustedProxyHeader, "trusted-proxy-header", "", "header an SSO proxy names the signed-in person with, e.g. X-Forwarded-User; believed only from --trusted-proxy-cidr, refused from elsewhere")
+	fl.StringSliceVar(&proxyCIDRs, "trusted-proxy-cidr", nil, "address range of the SSO proxy, e.g. 10.0.0.0/8 (repeatable)")
+	fl.StringVar(&humanUsers, "human-users", os.Getenv("GOHERE_HUMAN_USERS"), "people the SSO proxy may sign in: alice,bob,carol:admin (plain name: human, name:admin: admin; env GOHERE_HUMAN_USERS)")
 	fl.BoolVar(&logJSON, "log-json", false, "log JSON records instead of text")
 	return cmd
 }

@@ -35,14 +35,25 @@ type serveProcess struct {
 
 func startServe(t *testing.T, db string, g *grafanatest.Server) *serveProcess {
 	t.Helper()
+	return startServeAt(t, freeAddr(t), db, g)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
 	port, err := freeport.Get()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(os.Args[0], "serve", "--db", db, "--listen", addr,
-		"--grafana-url", g.URL(), "--grafana-timeout", "500ms")
-	cmd.Env = append(os.Environ(), "GOHERE_TEST_RUN_MAIN=1", "GOHERE_TOKENS=ci:pipeline:"+testCISecret,
+	return "127.0.0.1:" + strconv.Itoa(port)
+}
+
+// startServeAt starts `gohere serve` on addr with the ci token testCISecret
+// and the human token testHumanSecret; extra flags follow.
+func startServeAt(t *testing.T, addr, db string, g *grafanatest.Server, extra ...string) *serveProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--db", db, "--listen", addr,
+		"--grafana-url", g.URL(), "--grafana-timeout", "500ms"}, extra...)...)
+	cmd.Env = append(os.Environ(), "GOHERE_TEST_RUN_MAIN=1", "GOHERE_TOKENS=ci:pipeline:"+testCISecret+",human:alice:"+testHumanSecret,
 		"GOHERE_GRAFANA_TOKEN="+g.Token(), "GOHERE_DB=", "GOHERE_TOKENS_FILE=")
 	p := &serveProcess{cmd: cmd, url: "http://" + addr, log: &bytes.Buffer{}}
 	cmd.Stdout, cmd.Stderr = io.Discard, &lockedWriter{w: p.log}

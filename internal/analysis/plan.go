@@ -38,13 +38,14 @@ type plan struct {
 	n                          int // intervals
 	aggregate                  judge.Aggregate
 	autoPromote                judge.AutoPromote
+	autoHalt                   judge.AutoHalt
 	marginal                   float64
 }
 
 // newPlan schedules cfg (loaded, so with defaults) between start and end.
 func newPlan(cfg judge.Config, start, end time.Time) (plan, error) {
 	cfg = cfg.WithDefaults()
-	a := judge.Analysis{Mode: judge.Concurrent, AutoPromote: judge.PromoteNever, Aggregate: judge.AggregateNone}
+	a := judge.Analysis{Mode: judge.Concurrent, AutoPromote: judge.PromoteNever, AutoHalt: judge.HaltNever, Aggregate: judge.AggregateNone}
 	if cfg.Analysis != nil {
 		a = *cfg.Analysis
 	}
@@ -52,7 +53,7 @@ func newPlan(cfg judge.Config, start, end time.Time) (plan, error) {
 		start: start, end: end,
 		warmup: time.Duration(a.Warmup), interval: time.Duration(a.Interval), lookback: time.Duration(a.Lookback),
 		offset: time.Duration(a.Offset), step: time.Duration(a.Step),
-		mode: a.Mode, aggregate: a.Aggregate, autoPromote: a.AutoPromote,
+		mode: a.Mode, aggregate: a.Aggregate, autoPromote: a.AutoPromote, autoHalt: a.AutoHalt,
 	}
 	p.marginal = *cfg.Thresholds.Marginal
 	judged := end.Sub(start) - p.warmup

@@ -123,19 +123,22 @@ func compile(cfg judge.Config) (compiled, error) {
 	return out, errors.Join(errs...)
 }
 
-// resolve executes a query template for one side.
+// resolve executes a query template for one side. Every value is escaped
+// for a double-quoted PromQL string, so that no name or var can change the
+// query's structure (issue 13).
 func (p part) resolve(t Target, role string) (string, error) {
 	version := t.Canary
 	if role == RoleBaseline {
 		version = t.Baseline
 	}
-	vars := t.Vars
-	if vars == nil {
-		vars = map[string]string{}
+	vars := make(map[string]string, len(t.Vars))
+	for k, v := range t.Vars {
+		vars[k] = gohere.EscapeLabelValue(v)
 	}
+	esc := gohere.EscapeLabelValue
 	var b strings.Builder
-	if err := p.tmpl.Execute(&b, templateData{Service: t.Service, Env: t.Env, Version: version, Role: role,
-		Baseline: t.Baseline, Canary: t.Canary, Vars: vars}); err != nil {
+	if err := p.tmpl.Execute(&b, templateData{Service: esc(t.Service), Env: esc(t.Env), Version: esc(version), Role: role,
+		Baseline: esc(t.Baseline), Canary: esc(t.Canary), Vars: vars}); err != nil {
 		return "", gohere.Errorf(gohere.Invalid, "query template %s: %v", p.tmpl.Name(), err)
 	}
 	q := strings.TrimSpace(b.String())

@@ -292,21 +292,31 @@ func (r *Runner) record(ctx context.Context, log *slog.Logger, a store.Analysis,
 //     (a failing critical metric scores 0, so it is a Fail);
 //   - the last interval: its verdict is the run's; auto_promote on_pass
 //     approves a Pass, anything else waits for a human;
+//   - a run that ends failing with auto_halt on_fail is halted at once;
 //   - otherwise: running, due at the next interval.
 //
-// NoData never stops a run early and never passes it.
+// NoData never stops a run early and never passes it; Marginal and NoData
+// always wait for a human.
 func progress(p plan, iv store.Interval, broken bool) store.Progress {
 	last := iv.Seq >= p.n
 	early := iv.Verdict == gohere.VerdictFail || iv.Verdict == gohere.VerdictMarginal && iv.Score <= p.marginal
+	auto := func(kind gohere.DecisionKind, reason string) *gohere.Decision {
+		return &gohere.Decision{Kind: kind, Actor: "gohere", Source: gohere.SourceAuto, DecidedAt: iv.JudgedAt, Reason: reason}
+	}
 	switch {
 	case broken:
 		return store.Progress{State: store.AnalysisError}
+	case early && !last && p.autoHalt == judge.HaltOnFail:
+		return store.Progress{State: store.AnalysisHalted, Verdict: gohere.VerdictFail, Decision: auto(gohere.DecisionHalt,
+			fmt.Sprintf("auto_halt: on_fail, and interval %d failed with score %.2f", iv.Seq, iv.Score))}
 	case early && !last:
 		return store.Progress{State: store.AnalysisFailedEarly, Verdict: gohere.VerdictFail}
 	case last && iv.Verdict == gohere.VerdictPass && p.autoPromote == judge.PromoteOnPass:
-		return store.Progress{State: store.AnalysisApproved, Decision: &gohere.Decision{
-			Kind: gohere.DecisionApprove, Actor: "gohere", DecidedAt: iv.JudgedAt,
-			Reason: fmt.Sprintf("auto_promote: on_pass, and the last interval passed with score %.2f", iv.Score)}}
+		return store.Progress{State: store.AnalysisApproved, Decision: auto(gohere.DecisionApprove,
+			fmt.Sprintf("auto_promote: on_pass, and the last interval passed with score %.2f", iv.Score))}
+	case last && iv.Verdict == gohere.VerdictFail && p.autoHalt == judge.HaltOnFail:
+		return store.Progress{State: store.AnalysisHalted, Decision: auto(gohere.DecisionHalt,
+			fmt.Sprintf("auto_halt: on_fail, and the last interval failed with score %.2f", iv.Score))}
 	case last:
 		return store.Progress{State: store.AnalysisAwaitingDecision}
 	}

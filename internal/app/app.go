@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -44,10 +45,22 @@ type Options struct {
 	// CompareSignals are what the built-in compare page draws (the compare
 	// config, see compare.LoadSignalsFile); zero: compare.DefaultSignals.
 	CompareSignals compare.SignalSet
+	// CanaryTemplates is a directory of <service>.yaml and default.yaml
+	// canary configs that every canary deploy starts an analysis with (see
+	// LoadCanaryTemplates); empty: none.
+	CanaryTemplates string
+	// TrustedProxyHeader, TrustedProxyCIDRs and HumanUsers sign people in
+	// on the pages through an SSO proxy (see server.Options).
+	TrustedProxyHeader string
+	TrustedProxyCIDRs  []netip.Prefix
+	HumanUsers         map[string]auth.Role
 
 	// retry shortens the outbox's polling and backoff in tests; zero values
 	// take the outbox defaults.
 	retry outboxTiming
+	// http shortens the HTTP server's timeouts in tests; zero values take
+	// defaultHTTPTimeouts.
+	http httpTimeouts
 }
 
 type outboxTiming struct{ poll, minBackoff, maxBackoff time.Duration }
@@ -81,6 +94,9 @@ func (o *Options) validate() error {
 			errs = append(errs, gohere.Errorf(gohere.Invalid, "%s %s: want an http(s) URL", u.name, shown))
 		}
 	}
+	if err := server.ValidateTrustedProxy(o.TrustedProxyHeader, o.TrustedProxyCIDRs, o.HumanUsers); err != nil {
+		errs = append(errs, err)
+	}
 	if o.GrafanaURL != "" && o.GrafanaToken == "" {
 		errs = append(errs, gohere.Errorf(gohere.Invalid, "--grafana-url is set but GOHERE_GRAFANA_TOKEN is empty"))
 	}
@@ -108,6 +124,10 @@ type App struct {
 // New opens the database (running migrations) and binds the listener; Run serves.
 func New(ctx context.Context, opts Options) (*App, error) {
 	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	templates, err := opts.canaryTemplates()
+	if err != nil {
 		return nil, err
 	}
 	db, err := store.Open(ctx, opts.DB)
@@ -142,6 +162,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			},
 			Logger:   opts.Logger,
 			Recorder: metrics,
+			Extender: db,
 			// One deploy's delivery is at most three Grafana calls (find,
 			// then create or update, then create again if it was deleted);
 			// the lease leaves room for several of them per batch.
@@ -180,22 +201,26 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		ReportURL:       a.reportURL,
 		OnDeployChanged: a.kick,
 		CompareSignals:  opts.CompareSignals,
+		Sessions:        db,
+
+		TrustedProxyHeader: opts.TrustedProxyHeader,
+		TrustedProxyCIDRs:  opts.TrustedProxyCIDRs,
+		HumanUsers:         opts.HumanUsers,
 	}
 	if a.runner != nil {
 		srvOpts.Source = a.source
 		srvOpts.Analyses = db
+		srvOpts.Decider = db
 		srvOpts.OnAnalysisCreated = a.runner.Notify
+		srvOpts.CanaryTemplates = templates
 	}
 	srv, err := server.New(srvOpts)
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	a.http = &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-	}
+	// Read, write, idle and body timeouts: see httpTimeouts.
+	a.http = newHTTPServer(srv.Handler(), opts.http, opts.Logger)
 	return a, nil
 }
 

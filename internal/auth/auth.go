@@ -184,3 +184,7 @@ func (t *Tokens) Len() int {
 
 // CanWrite reports whether the role may record and finish deploys.
 func (r Role) CanWrite() bool { return r == RoleCI || r == RoleAdmin }
+
+// CanDecide reports whether the role may approve or halt a canary: only a
+// person (human or admin), never a pipeline.
+func (r Role) CanDecide() bool { return r == RoleHuman || r == RoleAdmin }

@@ -53,6 +53,9 @@ type DeployView struct {
 	gohere.Deploy
 	GoHereURL string `json:"go_here_url"`
 	ReportURL string `json:"report_url"`
+	// AnalysisSkipped, in the answer of StartDeploy only, says why the
+	// server's canary template started no analysis.
+	AnalysisSkipped string `json:"analysis_skipped,omitempty"`
 }
 
 // StartRequest is the body of POST /api/v1/deploys.
@@ -70,6 +73,9 @@ type StartRequest struct {
 	// StartedAt records a deploy after the fact; zero: the server's now.
 	StartedAt      time.Time `json:"started_at,omitzero"`
 	IdempotencyKey string    `json:"-"`
+	// AnalysisConfig is a canary config (YAML or JSON) whose analysis the
+	// server starts with the deploy, in the same request.
+	AnalysisConfig string `json:"analysis_config,omitempty"`
 }
 
 // StartDeploy records a new deploy.

@@ -40,6 +40,12 @@ type Annotator interface {
 	Update(ctx context.Context, id int64, a annotate.Annotation) error
 }
 
+// Extender queues an annotation update of every running deploy
+// (*store.DB), so that their regions grow while they run.
+type Extender interface {
+	EnqueueRunning(ctx context.Context, now time.Time) (int, error)
+}
+
 // Recorder counts annotation writes by result (ok, error).
 type Recorder interface {
 	AnnotationWrite(result string)
@@ -53,6 +59,10 @@ type Options struct {
 	Links     func(gohere.Deploy) annotate.Links // nil: no links in the text
 	Logger    *slog.Logger
 	Recorder  Recorder // nil: not counted
+	// Extender, when set, is asked every ExtendEvery (default 1m) to queue
+	// the running deploys, whose regions then reach the time of the write.
+	Extender    Extender
+	ExtendEvery time.Duration
 
 	// Lease is how long a claimed entry is hidden from other workers.
 	// Default 1m.
@@ -90,6 +100,7 @@ func (o *Options) validate() error {
 	o.Lease = orDefault(o.Lease, time.Minute)
 	o.DeliveryTime = min(orDefault(o.DeliveryTime, o.Lease/3), o.Lease)
 	o.Poll = orDefault(o.Poll, 2*time.Second)
+	o.ExtendEvery = orDefault(o.ExtendEvery, time.Minute)
 	o.MinBackoff = orDefault(o.MinBackoff, time.Second)
 	o.MaxBackoff = orDefault(o.MaxBackoff, time.Minute)
 	if o.Batch <= 0 {
@@ -139,12 +150,19 @@ func (w *Worker) Kick() {
 func (w *Worker) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	extended := time.Now() // what was created just now needs no extension
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-w.kick:
 		case <-timer.C:
+		}
+		if w.opts.Extender != nil && time.Since(extended) >= w.opts.ExtendEvery {
+			extended = time.Now()
+			if _, err := w.opts.Extender.EnqueueRunning(ctx, extended); err != nil && ctx.Err() == nil {
+				w.opts.Logger.Warn("outbox: queue running deploys", "err", err)
+			}
 		}
 		n, err := w.DeliverDue(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -18,6 +18,9 @@ import (
 // AnalysisStore keeps canary analyses (*store.DB).
 type AnalysisStore interface {
 	CreateAnalysis(ctx context.Context, a store.Analysis) (store.Analysis, error)
+	// CreateDeployWithAnalysis records a deploy and the analysis it starts
+	// with in one transaction (see createDeploy).
+	CreateDeployWithAnalysis(ctx context.Context, d gohere.Deploy, idempotencyKey string, a store.Analysis) (_ gohere.Deploy, created bool, err error)
 	GetAnalysis(ctx context.Context, id string) (store.Analysis, error)
 	analysisLister
 }

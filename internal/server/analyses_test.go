@@ -29,6 +29,8 @@ func newAnalysisEnv(tb testing.TB) (e *env, created *atomic.Int64) {
 		Store: e.db, Tokens: tokens, Metrics: e.metrics, PublicURL: "https://gohere.example",
 		Logger:            slog.New(slog.NewTextHandler(e.logs, nil)),
 		Analyses:          e.db,
+		Decider:           e.db,
+		OnDeployChanged:   func() { e.changed.Add(1) },
 		OnAnalysisCreated: func() { created.Add(1) },
 	})
 	if err != nil {

@@ -34,6 +34,7 @@ var defaultSignals = sync.OnceValues(func() ([]compare.Signal, error) {
 func (v DeployView) CompareURL() string { return compare.URL(compare.Config{}, v.Deploy) }
 
 type comparePage struct {
+	chrome
 	Title   string
 	Page    compare.Page
 	Start   time.Time // the deploy start, marked on every chart
@@ -147,7 +148,7 @@ func (s *Server) comparePage(c *gin.Context) {
 		}
 		view.Groups[i].Panels = append(view.Groups[i].Panels, pn)
 	}
-	s.render(c, http.StatusOK, "compare.html", view)
+	s.render(c, http.StatusOK, "compare.html", &view)
 }
 
 // fetchLines runs every query without a Problem at once, all within

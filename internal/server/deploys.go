@@ -33,6 +33,9 @@ type DeployView struct {
 	gohere.Deploy
 	GoHereURL string `json:"go_here_url"`
 	ReportURL string `json:"report_url"`
+	// AnalysisSkipped, in the answer of a create only, says why the canary
+	// template of the deploy's service did not start an analysis.
+	AnalysisSkipped string `json:"analysis_skipped,omitempty"`
 }
 
 // DeployList is the body of GET /api/v1/deploys.
@@ -58,6 +61,11 @@ type CreateRequest struct {
 	StartedAt *time.Time `json:"started_at"`
 	// IdempotencyKey is the body form of the Idempotency-Key header.
 	IdempotencyKey string `json:"idempotency_key"`
+	// AnalysisConfig is a canary config (YAML or JSON text) whose analysis
+	// starts with the deploy, recorded in the same transaction; checked
+	// first, so a bad one is a 400 and no deploy. Empty: none, or the
+	// server's canary template for a canary deploy.
+	AnalysisConfig string `json:"analysis_config"`
 }
 
 // FinishRequest is the body of POST /api/v1/deploys/{id}/finish.
@@ -112,7 +120,17 @@ func (s *Server) createDeploy(c *gin.Context) {
 			d.BaselineVersion = last.Version
 		}
 	}
-	d, created, err := s.opts.Store.CreateDeploy(ctx, d, key)
+	a, analyze, skipped, err := s.analysisToStart(ctx, d, req.AnalysisConfig, time.Now())
+	if err != nil {
+		s.apiError(c, err)
+		return
+	}
+	var created bool
+	if analyze {
+		d, created, err = s.opts.Analyses.CreateDeployWithAnalysis(ctx, d, key, a)
+	} else {
+		d, created, err = s.opts.Store.CreateDeploy(ctx, d, key)
+	}
 	if err != nil {
 		s.apiError(c, err)
 		return
@@ -122,8 +140,15 @@ func (s *Server) createDeploy(c *gin.Context) {
 		status = http.StatusCreated
 		s.opts.Metrics.DeployRecorded(d.Env, string(d.Stage))
 		s.opts.OnDeployChanged()
+		if analyze {
+			s.opts.OnAnalysisCreated()
+		}
 	}
-	c.JSON(status, s.view(d))
+	v := s.view(d)
+	if d.Judgement == nil {
+		v.AnalysisSkipped = skipped
+	}
+	c.JSON(status, v)
 }
 
 // startTime is a deploy's start: now, or the client's time within
@@ -161,6 +186,11 @@ func (s *Server) finishDeploy(c *gin.Context) {
 	status, err := gohere.ParseFinalStatus(req.Status)
 	if err != nil {
 		s.apiError(c, err)
+		return
+	}
+	// A person may stop a rollout; recording how it ended is the pipeline's.
+	if id, _ := identity(c); !id.Role.CanWrite() && !(id.Role.CanDecide() && status == gohere.StatusHalted) {
+		s.apiError(c, gohere.Errorf(gohere.Forbidden, "token %s (role %s) may only halt a deploy; finishing it %s needs a ci or admin token", id.Name, id.Role, status))
 		return
 	}
 	now := time.Now()

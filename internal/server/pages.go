@@ -15,6 +15,7 @@ import (
 
 	"github.com/gohere/gohere"
 	"github.com/gohere/gohere/internal/analysis"
+	"github.com/gohere/gohere/internal/auth"
 	"github.com/gohere/gohere/internal/store"
 	"github.com/gohere/gohere/judge"
 )
@@ -76,6 +77,7 @@ func took(d gohere.Deploy) string {
 }
 
 type timelinePage struct {
+	chrome
 	Title   string
 	Filter  gohere.DeployFilter
 	Running []DeployView
@@ -83,6 +85,7 @@ type timelinePage struct {
 }
 
 type deployPage struct {
+	chrome
 	Title string
 	DeployView
 	// RunsAnalyses: this server has a metric store to analyse canaries with.
@@ -101,12 +104,22 @@ type analysisView struct {
 	// server has no metric store to query.
 	Plots   []metricPlot
 	NoStore bool
+	// Standing says where the analysis stands for its deploy, in words
+	// that never contradict the deploy's status (see describe).
+	Standing string
+	// CanApprove and CanHalt: the deploy runs and the trail allows it;
+	// the buttons show only to a signed-in Viewer.
+	CanApprove, CanHalt bool
+	Viewer              *auth.Identity
+	SignInURL           string
 }
 
 type errorPage struct {
+	chrome
 	Title   string
 	Status  int
 	Message string
+	Back    string // the page the failed form came from; empty: none
 }
 
 // timelinePage lists deploys newest first and, above them, those still running.
@@ -129,7 +142,7 @@ func (s *Server) timelinePage(c *gin.Context) {
 			p.Running = append(p.Running, v)
 		}
 	}
-	s.render(c, http.StatusOK, "timeline.html", p)
+	s.render(c, http.StatusOK, "timeline.html", &p)
 }
 
 func (s *Server) deployPage(c *gin.Context) {
@@ -140,20 +153,24 @@ func (s *Server) deployPage(c *gin.Context) {
 	}
 	p := deployPage{Title: d.Service + " " + d.Env + " " + d.Version, DeployView: s.view(d), RunsAnalyses: s.opts.Analyses != nil}
 	if p.RunsAnalyses {
-		if p.Analyses, err = s.analysesOf(c.Request.Context(), d.ID); err != nil {
+		if p.Analyses, err = s.analysesOf(c.Request.Context(), d); err != nil {
 			s.pageError(c, err)
 			return
+		}
+		ch := s.chromeOf(c)
+		for i := range p.Analyses {
+			p.Analyses[i].Viewer, p.Analyses[i].SignInURL = ch.Viewer, ch.SignInURL
 		}
 		if s.opts.Source != nil {
 			s.plotAnalyses(c.Request.Context(), p.Analyses)
 		}
 	}
-	s.render(c, http.StatusOK, "deploy.html", p)
+	s.render(c, http.StatusOK, "deploy.html", &p)
 }
 
 // analysesOf reads a deploy's analyses, newest first, with their intervals.
-func (s *Server) analysesOf(ctx context.Context, deployID string) ([]analysisView, error) {
-	list, err := s.opts.Analyses.ListAnalyses(ctx, deployID)
+func (s *Server) analysesOf(ctx context.Context, d gohere.Deploy) ([]analysisView, error) {
+	list, err := s.opts.Analyses.ListAnalyses(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +180,10 @@ func (s *Server) analysesOf(ctx context.Context, deployID string) ([]analysisVie
 		if err != nil {
 			return nil, err
 		}
-		v := analysisView{Analysis: full, NoStore: s.opts.Source == nil}
+		v := analysisView{Analysis: full, NoStore: s.opts.Source == nil, Standing: describe(d, full)}
+		halted := full.Decision != nil && full.Decision.Kind == gohere.DecisionHalt
+		v.CanHalt = d.Running() && !halted
+		v.CanApprove = d.Running() && full.Decision == nil && !full.State.Active()
 		if n := len(full.Intervals); n > 0 {
 			v.Latest = &full.Intervals[n-1]
 			if err := decodeEvidence(*v.Latest, &v); err != nil {
@@ -190,17 +210,30 @@ func decodeEvidence(iv store.Interval, v *analysisView) error {
 	return nil
 }
 
-func (s *Server) pageError(c *gin.Context, err error) {
+func (s *Server) pageError(c *gin.Context, err error) { s.formError(c, err, "") }
+
+// formError is pageError for a form posted from the page back.
+func (s *Server) formError(c *gin.Context, err error, back string) {
 	status := statusOf(err)
-	s.render(c, status, "error.html", errorPage{
-		Title: http.StatusText(status), Status: status, Message: s.publicMessage(c, err, status),
+	s.render(c, status, "error.html", &errorPage{
+		Title: http.StatusText(status), Status: status, Message: s.publicMessage(c, err, status), Back: back,
 	})
 	c.Abort()
 }
 
 // render executes a page into a buffer first, so that a template failure
-// is a clean 500 instead of half a page.
+// is a clean 500 instead of half a page. data is a pointer to a page struct
+// embedding chrome, which render fills with who is signed in.
 func (s *Server) render(c *gin.Context, status int, name string, data any) {
+	if p, ok := data.(chromed); ok {
+		ch := s.chromeOf(c)
+		p.setChrome(ch)
+		if ch.Viewer != nil { // a page for one person: no shared cache keeps it
+			c.Header("Cache-Control", "private, no-store")
+		}
+	} else {
+		s.log.ErrorContext(c.Request.Context(), "render page without who is signed in: pass a pointer to a page embedding chrome", "page", name)
+	}
 	var b bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&b, name, data); err != nil {
 		s.log.ErrorContext(c.Request.Context(), "render page", "page", name, "err", err)

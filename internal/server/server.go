@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -68,14 +69,33 @@ type Options struct {
 	// Analyses keeps canary analyses; nil: this server runs none (no
 	// metric store configured) and the analysis API says so with 503.
 	Analyses AnalysisStore
+	// Decider records approve and halt decisions; nil: as without Analyses.
+	Decider Decider
 	// OnAnalysisCreated runs after an analysis was recorded (it wakes the
 	// analysis runner); nil: nothing.
 	OnAnalysisCreated func()
+	// CanaryTemplates are canary configs by service name, the key
+	// DefaultTemplate for every other service: each deploy of stage canary
+	// recorded without a config of its own starts an analysis with its
+	// service's template (see app.LoadCanaryTemplates). They need Analyses.
+	CanaryTemplates map[string][]byte
 	// Source is the Prometheus-compatible store the compare page graphs;
 	// nil: the page says that no metric store is configured.
 	Source MetricSource
 	// CompareSignals are what the compare page draws; zero: compare.DefaultSignals.
 	CompareSignals compare.SignalSet
+
+	// Sessions keeps the sign-ins of the pages; nil: the Store's, if it
+	// keeps them, else no token signs in (the login page says so).
+	Sessions SessionStore
+	// TrustedProxyHeader (e.g. X-Forwarded-User) names the person at the
+	// browser when an SSO proxy inside TrustedProxyCIDRs sends it; from
+	// any other peer the header is refused. HumanUsers maps those names
+	// to roles (human or admin); a name not listed is nobody. Empty: no
+	// proxy signs anyone in.
+	TrustedProxyHeader string
+	TrustedProxyCIDRs  []netip.Prefix
+	HumanUsers         map[string]auth.Role
 }
 
 // MetricSource answers range queries (*prom.Client).
@@ -111,6 +131,8 @@ func (o *Options) validate() error {
 	if o.OnAnalysisCreated == nil {
 		o.OnAnalysisCreated = func() {}
 	}
+	errs = append(errs, o.validateTemplates())
+	errs = append(errs, o.validateIdentity())
 	return errors.Join(errs...)
 }
 
@@ -120,6 +142,10 @@ type Server struct {
 	log    *slog.Logger
 	pages  *template.Template
 	engine *gin.Engine
+	// changes wakes gate long polls when this process records a decision.
+	changes *changeBell
+	// crossOrigin refuses page form posts that another site sent (checkForm).
+	crossOrigin *http.CrossOriginProtection
 }
 
 // New builds the server's routes; it does not listen.
@@ -131,7 +157,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, pages: pages}
+	s := &Server{opts: opts, log: opts.Logger, pages: pages, changes: newChangeBell()}
+	if s.crossOrigin, err = newCrossOrigin(opts.PublicURL); err != nil {
+		return nil, err
+	}
 
 	gin.SetMode(gin.ReleaseMode) // no debug route dump, no console colours
 	e := gin.New()
@@ -139,6 +168,9 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	e.Use(otelgin.Middleware("gohere"), s.observe, s.recoverPanics, securityHeaders)
+	if opts.TrustedProxyHeader != "" {
+		e.Use(s.trustProxy) // on every route: a forged header is refused everywhere
+	}
 	e.NoRoute(func(c *gin.Context) {
 		s.apiError(c, gohere.Errorf(gohere.NotFound, "no such route: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -147,9 +179,18 @@ func New(opts Options) (*Server, error) {
 	api.POST("/deploys", s.requireWrite, s.createDeploy)
 	api.GET("/deploys", s.listDeploys)
 	api.GET("/deploys/:id", s.getDeploy)
-	api.POST("/deploys/:id/finish", s.requireWrite, s.finishDeploy)
+	api.POST("/deploys/:id/finish", s.finishDeploy) // the roles are checked by status: see finishDeploy
+	api.GET("/deploys/:id/gate", s.gate)
 	api.POST("/deploys/:id/analyses", s.requireWrite, s.createAnalysis)
 	api.GET("/analyses/:id", s.getAnalysis)
+	api.POST("/analyses/:id/decision", s.decideAPI)
+
+	// Flagger's webhooks: confirm-promotion and confirm-rollout (gate) go
+	// on once a person approved; rollback rolls back once somebody halted.
+	hooks := e.Group("/hooks/flagger")
+	hooks.POST("/confirm-promotion", s.flaggerHook(func(g GateView) bool { return g.State == GatePromote }))
+	hooks.POST("/gate", s.flaggerHook(func(g GateView) bool { return g.State == GatePromote }))
+	hooks.POST("/rollback", s.flaggerHook(func(g GateView) bool { return g.State == GateHalt }))
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
@@ -161,7 +202,11 @@ func New(opts Options) (*Server, error) {
 
 	e.GET("/", s.timelinePage)
 	e.GET("/deploys/:id", s.deployPage)
+	e.POST("/deploys/:id/decision", s.decidePage)
 	e.GET("/compare", s.comparePage)
+	e.GET("/login", s.loginPage)
+	e.POST("/login", s.login)
+	e.POST("/logout", s.logout)
 	e.GET("/static/gohere.css", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.Data(http.StatusOK, "text/css; charset=utf-8", stylesheet)

@@ -59,28 +59,29 @@ const (
 // Analysis is one canary analysis of a deploy. Intervals is filled by
 // GetAnalysis only; Lease by ClaimDueAnalysis only.
 type Analysis struct {
-	ID              string           `json:"id"`
-	DeployID        string           `json:"deploy_id"`
-	Config          string           `json:"config"` // the canary config as submitted (YAML or JSON)
-	Service         string           `json:"service"`
-	Env             string           `json:"env"`
-	BaselineVersion string           `json:"baseline_version"`
-	CanaryVersion   string           `json:"canary_version"`
-	State           AnalysisState    `json:"state"`
-	Verdict         gohere.Verdict   `json:"verdict,omitempty"` // of the latest interval; "" before the first
-	Score           float64          `json:"score"`
-	Retrospective   bool             `json:"retrospective"`
-	StartAt         time.Time        `json:"start_at"`
-	EndAt           time.Time        `json:"end_at"`
-	NextSeq         int              `json:"next_seq"`             // the interval to judge next, from 1
-	NextDueAt       time.Time        `json:"next_due_at,omitzero"` // zero once nothing is due
-	Attempts        int              `json:"attempts"`             // failed tries of the next interval
-	LastError       string           `json:"last_error,omitempty"` // why the last try failed
-	Decision        *gohere.Decision `json:"decision,omitempty"`   // nil until decided
-	CreatedAt       time.Time        `json:"created_at"`
-	UpdatedAt       time.Time        `json:"updated_at"`
-	Intervals       []Interval       `json:"intervals,omitempty"`
-	Lease           Lease            `json:"-"`
+	ID              string            `json:"id"`
+	DeployID        string            `json:"deploy_id"`
+	Config          string            `json:"config"` // the canary config as submitted (YAML or JSON)
+	Service         string            `json:"service"`
+	Env             string            `json:"env"`
+	BaselineVersion string            `json:"baseline_version"`
+	CanaryVersion   string            `json:"canary_version"`
+	State           AnalysisState     `json:"state"`
+	Verdict         gohere.Verdict    `json:"verdict,omitempty"` // of the latest interval; "" before the first
+	Score           float64           `json:"score"`
+	Retrospective   bool              `json:"retrospective"`
+	StartAt         time.Time         `json:"start_at"`
+	EndAt           time.Time         `json:"end_at"`
+	NextSeq         int               `json:"next_seq"`             // the interval to judge next, from 1
+	NextDueAt       time.Time         `json:"next_due_at,omitzero"` // zero once nothing is due
+	Attempts        int               `json:"attempts"`             // failed tries of the next interval
+	LastError       string            `json:"last_error,omitempty"` // why the last try failed
+	Decision        *gohere.Decision  `json:"decision,omitempty"`   // the current one (newest of Decisions); nil until decided
+	Decisions       []gohere.Decision `json:"decisions"`            // the audit trail, oldest first
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+	Intervals       []Interval        `json:"intervals,omitempty"`
+	Lease           Lease             `json:"-"`
 }
 
 // Lease is a runner's exclusive claim on an analysis. Every claim bumps the
@@ -124,8 +125,7 @@ type Progress struct {
 }
 
 const analysisCols = `id, deploy_id, config, service, env, baseline_version, canary_version, state, verdict, score,
-	retrospective, start_at, end_at, next_seq, next_due_at, attempts, last_error,
-	decision, decided_by, decision_reason, decided_at, created_at, updated_at,
+	retrospective, start_at, end_at, next_seq, next_due_at, attempts, last_error, created_at, updated_at,
 	lease_owner, lease_token, lease_expires_at`
 
 const intervalCols = `analysis_id, seq, window_start, window_end, baseline_start, baseline_end, queries,
@@ -153,18 +153,7 @@ func (db *DB) CreateAnalysis(ctx context.Context, a Analysis) (_ Analysis, err e
 		if err != nil {
 			return dbError(err, what+": read deploy "+a.DeployID)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO analyses (id, deploy_id, config, service, env, baseline_version,
-			canary_version, state, retrospective, start_at, end_at, next_due_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
-			a.ID, a.DeployID, a.Config, a.Service, a.Env, a.BaselineVersion, a.CanaryVersion, string(a.State),
-			a.Retrospective, toDB(a.StartAt), toDB(a.EndAt), toDB(a.NextDueAt), toDB(a.CreatedAt))
-		if isUniqueViolation(err) {
-			return gohere.Errorf(gohere.Conflict, "analysis %s: already exists", a.ID)
-		}
-		if err != nil {
-			return dbError(err, what+": insert")
-		}
-		return nil
+		return insertAnalysis(ctx, tx, a)
 	})
 	if err != nil {
 		return Analysis{}, err
@@ -216,7 +205,7 @@ func newAnalysis(a Analysis) (Analysis, error) {
 	a.CreatedAt = normTime(a.CreatedAt)
 	a.UpdatedAt = a.CreatedAt
 	a.State, a.Verdict, a.Score, a.NextSeq = AnalysisPending, "", 0, 1
-	a.Attempts, a.LastError, a.Decision, a.Intervals, a.Lease = 0, "", nil, nil, Lease{}
+	a.Attempts, a.LastError, a.Decision, a.Decisions, a.Intervals, a.Lease = 0, "", nil, []gohere.Decision{}, nil, Lease{}
 	return a, nil
 }
 
@@ -233,6 +222,9 @@ func (db *DB) GetAnalysisSummary(ctx context.Context, id string) (Analysis, erro
 }
 
 func (db *DB) getAnalysis(ctx context.Context, op, id string, evidence intervalEvidence) (_ Analysis, err error) {
+	if err := checkID("analysis", id); err != nil {
+		return Analysis{}, err
+	}
 	ctx, span := db.start(ctx, op, attribute.String("gohere.analysis_id", id))
 	defer func() { end(span, err) }()
 	// One read transaction so the intervals match the analysis row.
@@ -253,7 +245,11 @@ func (db *DB) getAnalysis(ctx context.Context, op, id string, evidence intervalE
 	if err != nil {
 		return Analysis{}, err
 	}
-	return a, nil
+	as := []Analysis{a}
+	if err := loadDecisions(ctx, tx, as); err != nil {
+		return Analysis{}, err
+	}
+	return as[0], nil
 }
 
 // intervalEvidence selects which intervals come with their queries and
@@ -311,15 +307,24 @@ func intervals(ctx context.Context, q querier, id string, evidence intervalEvide
 // ListAnalyses returns the analyses of a deploy, newest first, without their
 // intervals. A deploy without analyses gives an empty list.
 func (db *DB) ListAnalyses(ctx context.Context, deployID string) (_ []Analysis, err error) {
+	if err := checkID("deploy", deployID); err != nil {
+		return nil, err
+	}
 	ctx, span := db.start(ctx, "ListAnalyses", attribute.String("gohere.deploy_id", deployID))
 	defer func() { end(span, err) }()
 	as, err := queryAnalyses(ctx, db.read, "SELECT "+analysisCols+
 		" FROM analyses WHERE deploy_id = $1 ORDER BY created_at DESC, id DESC", deployID)
+	if err != nil {
+		return nil, err
+	}
 	for i := range as {
 		as[i].Lease = Lease{}
 	}
+	if err := loadDecisions(ctx, db.read, as); err != nil {
+		return nil, err
+	}
 	span.SetAttributes(attribute.Int("gohere.count", len(as)))
-	return as, err
+	return as, nil
 }
 
 func queryAnalyses(ctx context.Context, q querier, query string, args ...any) ([]Analysis, error) {
@@ -332,16 +337,15 @@ func queryAnalyses(ctx context.Context, q querier, query string, args ...any) ([
 
 func scanAnalysis(s scanner) (Analysis, error) {
 	var (
-		a                                    Analysis
-		state, verdict                       string
-		start, endAt, created, updated       int64
-		nextDue, decidedAt, leaseExpires     sql.NullInt64
-		decision, decidedBy, reason, leaseBy sql.NullString
+		a                              Analysis
+		state, verdict                 string
+		start, endAt, created, updated int64
+		nextDue, leaseExpires          sql.NullInt64
+		leaseBy                        sql.NullString
 	)
 	err := s.Scan(&a.ID, &a.DeployID, &a.Config, &a.Service, &a.Env, &a.BaselineVersion, &a.CanaryVersion,
 		&state, &verdict, &a.Score, &a.Retrospective, &start, &endAt, &a.NextSeq, &nextDue, &a.Attempts, &a.LastError,
-		&decision, &decidedBy, &reason, &decidedAt, &created, &updated,
-		&leaseBy, &a.Lease.Token, &leaseExpires)
+		&created, &updated, &leaseBy, &a.Lease.Token, &leaseExpires)
 	if err != nil {
 		return a, err
 	}
@@ -350,12 +354,7 @@ func scanAnalysis(s scanner) (Analysis, error) {
 	if nextDue.Valid {
 		a.NextDueAt = fromDB(nextDue.Int64)
 	}
-	if decision.Valid {
-		a.Decision = &gohere.Decision{Kind: gohere.DecisionKind(decision.String), Actor: decidedBy.String, Reason: reason.String}
-		if decidedAt.Valid {
-			a.Decision.DecidedAt = fromDB(decidedAt.Int64)
-		}
-	}
+	a.Decisions = []gohere.Decision{}
 	a.Lease.AnalysisID, a.Lease.Owner = a.ID, leaseBy.String
 	if leaseExpires.Valid {
 		a.Lease.ExpiresAt = fromDB(leaseExpires.Int64)
@@ -414,23 +413,26 @@ func (db *DB) RecordInterval(ctx context.Context, l Lease, iv Interval, p Progre
 		return err
 	}
 	what := fmt.Sprintf("analysis %s: interval %d", l.AnalysisID, iv.Seq)
-	var decision, decidedBy, reason sql.NullString
-	var decidedAt sql.NullInt64
-	if d := p.Decision; d != nil {
-		decision = sql.NullString{String: string(d.Kind), Valid: true}
-		decidedBy = sql.NullString{String: cleanText(d.Actor, gohere.MaxNameLen), Valid: true}
-		reason = sql.NullString{String: cleanText(d.Reason, gohere.MaxReasonLen), Valid: true}
-		decidedAt = sql.NullInt64{Int64: toDB(d.DecidedAt), Valid: true}
-	}
 	return db.inTx(ctx, what, func(tx *sql.Tx) error {
+		var deployID, status string
+		err := tx.QueryRowContext(ctx, `SELECT a.deploy_id, d.status FROM analyses a JOIN deploys d ON d.id = a.deploy_id
+			WHERE a.id = $1`, l.AnalysisID).Scan(&deployID, &status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return gohere.Errorf(gohere.NotFound, "analysis %s: not found", l.AnalysisID)
+		}
+		if err != nil {
+			return dbError(err, what+": read deploy")
+		}
+		if p.Decision != nil && gohere.Status(status) != gohere.StatusRunning {
+			// The deploy finished meanwhile: nothing is left to decide
+			// automatically, and the verdict stays undecided.
+			p.State, p.Decision = AnalysisAwaitingDecision, nil
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE analyses SET state = $1, verdict = $2, score = $3,
 			next_seq = next_seq + 1, next_due_at = $4, attempts = 0, last_error = '',
-			lease_owner = NULL, lease_expires_at = NULL, updated_at = $5,
-			decision = COALESCE($6, decision), decided_by = COALESCE($7, decided_by),
-			decision_reason = COALESCE($8, decision_reason), decided_at = COALESCE($9, decided_at)
-			WHERE id = $10 AND lease_token = $11 AND next_seq = $12 AND state IN ($13, $14)`,
+			lease_owner = NULL, lease_expires_at = NULL, updated_at = $5
+			WHERE id = $6 AND lease_token = $7 AND next_seq = $8 AND state IN ($9, $10)`,
 			string(p.State), string(cmp.Or(p.Verdict, iv.Verdict)), iv.Score, nullTime(p.NextDueAt), toDB(iv.JudgedAt),
-			decision, decidedBy, reason, decidedAt,
 			l.AnalysisID, l.Token, iv.Seq, string(AnalysisPending), string(AnalysisRunning))
 		if err != nil {
 			return dbError(err, what+": update analysis")
@@ -452,7 +454,16 @@ func (db *DB) RecordInterval(ctx context.Context, l Lease, iv Interval, p Progre
 		if err != nil {
 			return dbError(err, what+": insert")
 		}
-		return nil
+		if p.State.Active() {
+			return nil
+		}
+		if p.Decision != nil {
+			if err := db.applyDecision(ctx, tx, l.AnalysisID, deployID, *p.Decision); err != nil {
+				return err
+			}
+		}
+		// The run is over: the annotation shows its verdict.
+		return db.enqueue(ctx, tx, deployID)
 	})
 }
 
@@ -492,8 +503,13 @@ func validInterval(l Lease, iv Interval, p Progress) error {
 	if n := len(iv.Queries) + len(iv.Report) + len(iv.Error); n > MaxIntervalLen {
 		return gohere.Errorf(gohere.TooLarge, "%s: %d bytes; at most %d", what, n, MaxIntervalLen)
 	}
-	if d := p.Decision; d != nil && (d.Kind != gohere.DecisionApprove && d.Kind != gohere.DecisionHalt || d.DecidedAt.IsZero()) {
-		problems = append(problems, fmt.Sprintf("decision %q needs approve or halt and a time", d.Kind))
+	if d := p.Decision; d != nil {
+		if err := validDecision(*d); err != nil {
+			problems = append(problems, err.Error())
+		}
+		if want := map[gohere.DecisionKind]AnalysisState{gohere.DecisionApprove: AnalysisApproved, gohere.DecisionHalt: AnalysisHalted}[d.Kind]; p.State != want {
+			problems = append(problems, fmt.Sprintf("a %s decision needs state %s, not %s", d.Kind, want, p.State))
+		}
 	}
 	if len(problems) > 0 {
 		return gohere.Errorf(gohere.Invalid, "%s: %s", what, strings.Join(problems, "; "))

@@ -118,7 +118,7 @@ func TestAnalysisLifecycle(t *testing.T) {
 		if !found || c.NextSeq != 2 {
 			t.Fatalf("claim of interval 2 = %+v, %v", c, found)
 		}
-		decision := &gohere.Decision{Kind: gohere.DecisionApprove, Actor: "gohere", Reason: "auto_promote: on_pass", DecidedAt: next}
+		decision := &gohere.Decision{Kind: gohere.DecisionApprove, Actor: "gohere", Reason: "auto_promote: on_pass", Source: gohere.SourceAuto, DecidedAt: next}
 		if err := db.RecordInterval(ctx, c.Lease, interval(c, 2, next, gohere.VerdictPass),
 			store.Progress{State: store.AnalysisApproved, Decision: decision}); err != nil {
 			t.Fatalf("RecordInterval(last): %v", err)

@@ -53,7 +53,15 @@ var errReplay = errors.New("idempotency key replayed")
 // idempotencyKey a repeated call returns the first deploy and created=false;
 // the same key for another service, env or version is a Conflict.
 func (db *DB) CreateDeploy(ctx context.Context, d gohere.Deploy, idempotencyKey string) (_ gohere.Deploy, created bool, err error) {
-	ctx, span := db.start(ctx, "CreateDeploy",
+	return db.createDeploy(ctx, "CreateDeploy", d, idempotencyKey, nil)
+}
+
+// createDeploy is CreateDeploy; also, unless nil, writes more in the same
+// transaction once the deploy is in (never on a replay), so that either
+// everything is recorded or nothing.
+func (db *DB) createDeploy(ctx context.Context, op string, d gohere.Deploy, idempotencyKey string,
+	also func(ctx context.Context, tx *sql.Tx, d gohere.Deploy) error) (_ gohere.Deploy, created bool, err error) {
+	ctx, span := db.start(ctx, op,
 		attribute.String("gohere.service", d.Service), attribute.String("gohere.env", d.Env))
 	defer func() { end(span, err) }()
 
@@ -105,6 +113,11 @@ func (db *DB) CreateDeploy(ctx context.Context, d gohere.Deploy, idempotencyKey 
 		}
 		if err := db.insertChanges(ctx, tx, d.ID, d.Changes); err != nil {
 			return err
+		}
+		if also != nil {
+			if err := also(ctx, tx, d); err != nil {
+				return err
+			}
 		}
 		return db.enqueue(ctx, tx, d.ID)
 	})
@@ -235,6 +248,9 @@ func params(first, n int) string {
 
 // GetDeploy returns one deploy with its changes.
 func (db *DB) GetDeploy(ctx context.Context, id string) (_ gohere.Deploy, err error) {
+	if err := checkID("deploy", id); err != nil {
+		return gohere.Deploy{}, err
+	}
 	ctx, span := db.start(ctx, "GetDeploy", attribute.String("gohere.deploy_id", id))
 	defer func() { end(span, err) }()
 	return getDeploy(ctx, db.read, "id = $1", id)
@@ -251,6 +267,9 @@ func getDeploy(ctx context.Context, q querier, where string, arg any) (gohere.De
 	}
 	ds := []gohere.Deploy{d}
 	if err := loadChanges(ctx, q, ds); err != nil {
+		return d, err
+	}
+	if err := loadJudgements(ctx, q, ds); err != nil {
 		return d, err
 	}
 	return ds[0], nil
@@ -315,6 +334,9 @@ func loadChanges(ctx context.Context, q querier, ds []gohere.Deploy) error {
 // inclusive, Until exclusive. Limit 0 means DefaultListLimit; more than
 // MaxListLimit is cut to MaxListLimit.
 func (db *DB) ListDeploys(ctx context.Context, f gohere.DeployFilter) (_ []gohere.Deploy, err error) {
+	if err := checkFilter("service", f.Service, "env", f.Env); err != nil {
+		return nil, err
+	}
 	ctx, span := db.start(ctx, "ListDeploys",
 		attribute.String("gohere.service", f.Service), attribute.String("gohere.env", f.Env))
 	defer func() { end(span, err) }()
@@ -391,6 +413,9 @@ func readDeploys(ctx context.Context, q querier, rows *sql.Rows, err error) ([]g
 	if err := loadChanges(ctx, q, ds); err != nil {
 		return nil, err
 	}
+	if err := loadJudgements(ctx, q, ds); err != nil {
+		return nil, err
+	}
 	return ds, nil
 }
 
@@ -399,6 +424,9 @@ func readDeploys(ctx context.Context, q querier, rows *sql.Rows, err error) ([]g
 // version, that finished succeeded by then (compare.ChooseBaseline's rule).
 // Comparing a version with itself would pass any canary.
 func (db *DB) LastSucceeded(ctx context.Context, service, env, version string, before time.Time) (_ gohere.Deploy, found bool, err error) {
+	if err := checkFilter("service", service, "env", env, "version", version); err != nil {
+		return gohere.Deploy{}, false, err
+	}
 	ctx, span := db.start(ctx, "LastSucceeded",
 		attribute.String("gohere.service", service), attribute.String("gohere.env", env))
 	defer func() { end(span, err) }()
@@ -415,8 +443,13 @@ func (db *DB) LastSucceeded(ctx context.Context, service, env, version string, b
 
 // FinishDeploy closes a running deploy with a final status and enqueues the
 // update of its annotation, in one transaction. A deploy finished before is a
-// Conflict; an unknown one NotFound.
+// Conflict, except that a deploy halted by a decision may be finished again
+// as halted, failed or rolled_back (keeping its finish time): the pipeline
+// that was stopped reports how it ended. An unknown deploy is NotFound.
 func (db *DB) FinishDeploy(ctx context.Context, id string, status gohere.Status, at time.Time) (_ gohere.Deploy, err error) {
+	if err := checkID("deploy", id); err != nil {
+		return gohere.Deploy{}, err
+	}
 	ctx, span := db.start(ctx, "FinishDeploy",
 		attribute.String("gohere.deploy_id", id), attribute.String("gohere.status", string(status)))
 	defer func() { end(span, err) }()
@@ -446,6 +479,15 @@ func (db *DB) FinishDeploy(ctx context.Context, id string, status gohere.Status,
 			return err
 		}
 		if n == 0 {
+			if haltedByDecision(ctx, tx, d) && status != gohere.StatusSucceeded {
+				// The pipeline finishing what a human halted (rolled back,
+				// say): its word on how it ended is the more precise one.
+				if _, err := tx.ExecContext(ctx, "UPDATE deploys SET status = $1 WHERE id = $2", string(status), id); err != nil {
+					return dbError(err, what+": finish")
+				}
+				d.Status = status
+				return db.enqueue(ctx, tx, id)
+			}
 			if !d.Running() {
 				return gohere.Errorf(gohere.Conflict, "deploy %s: already finished (%s)", id, d.Status)
 			}
@@ -458,4 +500,15 @@ func (db *DB) FinishDeploy(ctx context.Context, id string, status gohere.Status,
 		return gohere.Deploy{}, err
 	}
 	return d, nil
+}
+
+// haltedByDecision reports whether d was finished by a halt decision.
+func haltedByDecision(ctx context.Context, q querier, d gohere.Deploy) bool {
+	if d.Status != gohere.StatusHalted {
+		return false
+	}
+	var one int
+	err := q.QueryRowContext(ctx, "SELECT 1 FROM decisions WHERE deploy_id = $1 AND kind = $2 LIMIT 1",
+		d.ID, string(gohere.DecisionHalt)).Scan(&one)
+	return err == nil
 }

@@ -153,6 +153,9 @@ func (db *DB) OutboxStats(ctx context.Context, now time.Time) (pending int, olde
 // AnnotationID returns the deploy's Grafana annotation id, 0 while none has
 // been recorded. An unknown deploy is NotFound.
 func (db *DB) AnnotationID(ctx context.Context, deployID string) (_ int64, err error) {
+	if err := checkID("deploy", deployID); err != nil {
+		return 0, err
+	}
 	ctx, span := db.start(ctx, "AnnotationID", attribute.String("gohere.deploy_id", deployID))
 	defer func() { end(span, err) }()
 	var id int64

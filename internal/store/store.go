@@ -47,11 +47,12 @@ type dialect struct {
 	system   string // OpenTelemetry db.system
 	goose    goose.Dialect
 	lockRows string // appended to a SELECT that claims rows
+	lockRow  string // appended to a SELECT whose row the transaction then changes
 }
 
 var (
 	sqliteDialect   = dialect{engine: EngineSQLite, system: "sqlite", goose: goose.DialectSQLite3}
-	postgresDialect = dialect{engine: EnginePostgres, system: "postgresql", goose: goose.DialectPostgres, lockRows: " FOR UPDATE SKIP LOCKED"}
+	postgresDialect = dialect{engine: EnginePostgres, system: "postgresql", goose: goose.DialectPostgres, lockRows: " FOR UPDATE SKIP LOCKED", lockRow: " FOR UPDATE"}
 )
 
 // DB is gohere's store: deploys, their changes and the annotation outbox, on
