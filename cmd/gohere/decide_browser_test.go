@@ -19,14 +19,14 @@ import (
 // gateProcess runs `gohere gate` as a separate process, as CI would.
 type gateProcess struct {
 	cmd *exec.Cmd
-	out *syncBuilder
+	out *syncBuffer
 }
 
 func startGateProcess(t *testing.T, srv, id, timeout string) *gateProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "gate", id, "--server", srv, "--timeout", timeout)
 	cmd.Env = append(os.Environ(), "GOHERE_TEST_RUN_MAIN=1", "GOHERE_TOKEN="+testCISecret)
-	p := &gateProcess{cmd: cmd, out: &syncBuilder{}}
+	p := &gateProcess{cmd: cmd, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -218,7 +222,7 @@ func TestGateSurvivesSIGKILL(t *testing.T) {
 
 	gateCmd := exec.Command(p.cmd.Path, "gate", d.ID, "--server", p.url, "--timeout", "90s")
 	gateCmd.Env = append(p.cmd.Env[:len(p.cmd.Env):len(p.cmd.Env)], "GOHERE_TOKEN="+testCISecret)
-	var out syncBuilder
+	var out syncBuffer
 	gateCmd.Stdout, gateCmd.Stderr = &out, &out
 	if err := gateCmd.Start(); err != nil {
 		t.Fatal(err)
@@ -259,23 +263,360 @@ func TestGateSurvivesSIGKILL(t *testing.T) {
 	if n := len(g.Annotations()); n != 1 {
 		t.Errorf("%d annotations of one deploy, want 1", n)
 	}
+
+	// The decision survives another kill.
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+	p = startServeAt(t, addr, db, g, "--prometheus-url", vm.URL())
+	got, err := ci.GetAnalysis(t.Context(), a.ID)
+	if err != nil || got.Decision == nil || got.Decision.Kind != gohere.DecisionHalt || got.Decision.Actor != "alice" {
+		t.Fatalf("after a second restart: decision %+v, %v; want the halt by alice", got.Decision, err)
+	}
+	if r := waitGate(t, startGate(t, d.ID, "--server", p.url, "--token", testCISecret)); r.code != exitFail {
+		t.Errorf("gate after a second restart: exit %d, want 1", r.code)
+	}
 }
 
-// syncBuilder is a strings.Builder that a child process' output goroutine
-// and the test may use together.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
+// TestGateFailOpenNeedsSilence: --fail-open lets a deploy through only when
+// the server never answered; a server lost after answering is a timeout.
+func TestGateFailOpenNeedsSilence(t *testing.T) {
+	srv, ci, _ := gateServer(t)
+	d, _ := scenarioDeploy(t, ci, scenario(t, "no-traffic"))
+	px := startProxy(t, strings.TrimPrefix(srv, "http://"))
+	out, errOut, code := runGate(t, d.ID, "--server", px.url(), "--token", testCISecret, "--timeout", "4s", "--fail-open")
+	waitUntil(t, "the first answer", 10*time.Second, func() bool { return strings.Contains(out.String(), "gate of deploy") })
+	px.down()
+	c := waitCode(t, code)
+	if e := errOut.String(); c != exitUndecided || !strings.Contains(e, "timed out after 4s") || !strings.Contains(e, "since then") ||
+		strings.Contains(e, "WARNING") {
+		t.Errorf("gate that lost its server: exit %d, stderr %q; want 2, timed out, the server lost since", c, e)
+	}
 }
 
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+// TestGateRidesOutBlips: connections cut and refused for a while (a load
+// balancer failing over) do not end a gate; the decision made after them
+// does.
+func TestGateRidesOutBlips(t *testing.T) {
+	srv, ci, human := gateServer(t)
+	d, a := scenarioDeploy(t, ci, scenario(t, "healthy"))
+	px := startProxy(t, strings.TrimPrefix(srv, "http://"))
+	out, errOut, code := runGate(t, d.ID, "--server", px.url(), "--token", testCISecret, "--timeout", "60s")
+	waitUntil(t, "the verdict", 30*time.Second, func() bool { return strings.Contains(out.String(), "verdict Pass") })
+	for _, outage := range []time.Duration{1500 * time.Millisecond, 700 * time.Millisecond} {
+		n := px.accepted()
+		px.down() // cuts the waiting long poll
+		time.Sleep(outage)
+		px.up(t)
+		waitUntil(t, "the gate back", 15*time.Second, func() bool { return px.accepted() > n })
+	}
+	if _, err := human.Decide(t.Context(), a.ID, gohere.DecisionApprove, "all green"); err != nil {
+		t.Fatal(err)
+	}
+	if c := waitCode(t, code); c != exitOK || !strings.Contains(out.String(), "approved by alice (api): all green") {
+		t.Errorf("gate through two outages: exit %d\nstdout %s\nstderr %s", c, out, errOut)
+	}
 }
 
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// gateServer starts an in-process server whose analyses read the demo's
+// fixture scenarios, with a ci and a human client.
+func gateServer(t *testing.T) (url string, ci, human *client.Client) {
+	t.Helper()
+	_, src, err := placeScenarios(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	url = startServer(t, app.Options{Source: src})
+	if ci, err = client.New(url, testCISecret, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if human, err = client.New(url, testHumanSecret, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return url, ci, human
+}
+
+// runGate runs `gohere gate` in-process in the background; the test reads
+// its output while it runs.
+func runGate(t *testing.T, args ...string) (out, errOut *syncBuffer, code <-chan int) {
+	t.Helper()
+	out, errOut = &syncBuffer{}, &syncBuffer{}
+	c := make(chan int, 1)
+	go func() { c <- run(t.Context(), append([]string{"gate"}, args...), strings.NewReader(""), out, errOut) }()
+	return out, errOut, c
+}
+
+func waitCode(t *testing.T, code <-chan int) int {
+	t.Helper()
+	select {
+	case c := <-code:
+		return c
+	case <-time.After(90 * time.Second):
+		t.Fatal("gate did not return")
+	}
+	return 0
+}
+
+// tcpProxy forwards a port to the server and can go down (closing its
+// listener and cutting every connection) and up again on the same port:
+// the network between gate and server, not a double of gohere.
+type tcpProxy struct {
+	addr, target string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        map[net.Conn]bool
+	n            int
+}
+
+func startProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	p := &tcpProxy{addr: freeAddr(t), target: target, conns: map[net.Conn]bool{}}
+	p.up(t)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *tcpProxy) url() string { return "http://" + p.addr }
+
+func (p *tcpProxy) up(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.forward(c)
+		}
+	}()
+}
+
+func (p *tcpProxy) forward(c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.n++
+	p.conns[c], p.conns[s] = true, true
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	cp := func(dst, src net.Conn) { io.Copy(dst, src); done <- struct{}{} }
+	go cp(s, c)
+	go cp(c, s)
+	<-done
+	c.Close()
+	s.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, s)
+	p.mu.Unlock()
+}
+
+func (p *tcpProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+func (p *tcpProxy) accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+func TestGateBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		random float64
+		want   []time.Duration
+	}{
+		{"middle", 0.5, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}},
+		{"low", 0, []time.Duration{125 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 2500 * time.Millisecond}},
+		{"high", 0.999, []time.Duration{374750 * time.Microsecond, 749500 * time.Microsecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b backoff
+			for i, want := range tc.want {
+				if got := b.delay(func() float64 { return tc.random }); got != want {
+					t.Errorf("retry %d: pause %s, want %s", i+1, got, want)
+				}
+			}
+			b.reset()
+			if got, want := b.delay(func() float64 { return tc.random }), tc.want[0]; got != want {
+				t.Errorf("after an answer: pause %s, want %s again", got, want)
+			}
+		})
+	}
+}
+
+func TestGatePrinter(t *testing.T) {
+	const report = "http://gohere/deploys/d1#analysis-a1"
+	base := client.Gate{State: "waiting", DeployID: "d1", DeployStatus: gohere.StatusRunning, AnalysisID: "a1", ReportURL: report}
+	with := func(f func(*client.Gate)) client.Gate {
+		g := base
+		f(&g)
+		return g
+	}
+	pending := with(func(g *client.Gate) {
+		g.AnalysisState, g.Detail = "pending", "waiting for the first interval, due 10:05"
+	})
+	running := with(func(g *client.Gate) {
+		g.AnalysisState, g.Intervals, g.Verdict, g.Score = "running", 3, gohere.VerdictPass, 100
+		g.Detail = "judging: 3 interval(s) judged, the next due 10:20"
+	})
+	failed := with(func(g *client.Gate) {
+		g.AnalysisState, g.Intervals, g.Verdict, g.Score = "awaiting_decision", 6, gohere.VerdictFail, 0
+		g.Reason, g.Detail = "latency: mean_ratio 1.31 > 1.2", "awaiting a decision: Fail, score 0"
+	})
+	halted := with(func(g *client.Gate) {
+		*g = failed
+		g.State, g.Settled, g.AnalysisState, g.DeployStatus = "halt", true, "halted", gohere.StatusHalted
+		g.Decision = &gohere.Decision{Kind: gohere.DecisionHalt, Actor: "bob", Reason: "p99 up 30%", Source: gohere.SourcePage}
+		g.Detail = "halted by bob (page): p99 up 30%"
+	})
+	passed := with(func(g *client.Gate) {
+		g.AnalysisState, g.Intervals, g.Verdict, g.Score = "awaiting_decision", 6, gohere.VerdictPass, 97.5
+		g.Reason, g.Detail = "all metrics within bounds", "awaiting a decision: Pass, score 97.5"
+	})
+	approved := with(func(g *client.Gate) {
+		*g = passed
+		g.State, g.Settled, g.AnalysisState = "promote", true, "approved"
+		g.Decision = &gohere.Decision{Kind: gohere.DecisionApprove, Actor: "alice", Reason: "all green", Source: gohere.SourceAPI}
+		g.Detail = "approved by alice (api): all green"
+	})
+	finished := func(s gohere.Status, state string) client.Gate {
+		g := passed
+		g.State, g.Settled, g.DeployStatus, g.Detail = state, true, s, "not decided (deploy finished "+string(s)+")"
+		return g
+	}
+	broken := with(func(g *client.Gate) {
+		g.AnalysisState, g.Intervals, g.Verdict, g.Reason = "error", 1, "", "replay: no recording"
+		g.Detail = "awaiting a decision: the analysis could not run: replay: no recording"
+	})
+	for _, tc := range []struct {
+		name    string
+		json    bool
+		answers []client.Gate
+		want    string
+	}{
+		{"judged then halted", false, []client.Gate{pending, running, running, failed, failed, halted}, `gate of deploy d1: analysis a1 (pending), report ` + report + `
+interval 3: Pass, score 100
+interval 6: Fail, score 0
+verdict Fail (score 0): latency: mean_ratio 1.31 > 1.2
+awaiting a decision: Fail, score 0: approve or halt at ` + report + `
+halted by bob (page): p99 up 30%
+halt: deploy d1 must not proceed
+`},
+		{"settled at once", false, []client.Gate{approved}, `gate of deploy d1: analysis a1 (approved), report ` + report + `
+interval 6: Pass, score 97.5
+verdict Pass (score 97.5): all metrics within bounds
+approved by alice (api): all green
+promote: deploy d1 may proceed
+`},
+		{"finished undecided", false, []client.Gate{passed, finished(gohere.StatusSucceeded, "waiting")}, `gate of deploy d1: analysis a1 (awaiting_decision), report ` + report + `
+interval 6: Pass, score 97.5
+verdict Pass (score 97.5): all metrics within bounds
+awaiting a decision: Pass, score 97.5: approve or halt at ` + report + `
+undecided: deploy d1: not decided (deploy finished succeeded)
+`},
+		{"deploy failed undecided", false, []client.Gate{running, finished(gohere.StatusFailed, "halt")}, `gate of deploy d1: analysis a1 (running), report ` + report + `
+interval 3: Pass, score 100
+interval 6: Pass, score 97.5
+verdict Pass (score 97.5): all metrics within bounds
+halt: deploy d1 must not proceed: not decided (deploy finished failed)
+`},
+		{"analysis error", false, []client.Gate{pending, broken}, `gate of deploy d1: analysis a1 (pending), report ` + report + `
+analysis error: replay: no recording
+awaiting a decision: the analysis could not run: replay: no recording: approve or halt at ` + report + `
+`},
+		{"json: one line per new answer", true, []client.Gate{running, running, failed, halted}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			p := gatePrinter{o: gateOptions{json: tc.json, out: &out}}
+			for _, g := range tc.answers {
+				p.print(g)
+			}
+			if !tc.json {
+				if out.String() != tc.want {
+					t.Errorf("printed\n%s\nwant\n%s", out.String(), tc.want)
+				}
+				return
+			}
+			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			if len(lines) != 3 {
+				t.Fatalf("%d lines, want 3 (the repeated answer once):\n%s", len(lines), out.String())
+			}
+			for i, want := range []client.Gate{running, failed, halted} {
+				var got client.Gate
+				if err := json.Unmarshal([]byte(lines[i]), &got); err != nil || got.State != want.State || got.Intervals != want.Intervals || got.Detail != want.Detail {
+					t.Errorf("line %d: %s (%v); want the answer %+v", i+1, lines[i], err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestGateOutcome maps how a gate ended to the exit code and message.
+func TestGateOutcome(t *testing.T) {
+	waiting := client.Gate{State: "waiting", DeployID: "d1", AnalysisState: "awaiting_decision", Detail: "awaiting a decision: Marginal, score 60"}
+	judging := client.Gate{State: "waiting", DeployID: "d1", AnalysisState: "running", Detail: "judging: 2 interval(s) judged"}
+	refused := gohere.Errorf(gohere.Unavailable, "GET /api/v1/deploys/d1/gate: server unreachable: connection refused")
+	for _, tc := range []struct {
+		name            string
+		err             func(o gateOptions) error
+		failOpen        bool
+		code            int
+		msg, stderrWant string
+	}{
+		{"promote", func(gateOptions) error { return settledExit(client.Gate{State: "promote", Settled: true}) }, false, exitOK, "", ""},
+		{"halt", func(gateOptions) error { return settledExit(client.Gate{State: "halt", Settled: true}) }, false, exitFail, "", ""},
+		{"finished undecided", func(gateOptions) error {
+			return settledExit(client.Gate{State: "waiting", Settled: true, DeployID: "d1", Detail: "not decided (deploy finished succeeded)"})
+		}, false, exitUndecided, "gate d1: not decided (deploy finished succeeded)", ""},
+		{"timeout awaiting a decision", func(o gateOptions) error { return gateTimedOut("d1", o, &waiting, nil) }, true, exitUndecided,
+			"gate d1: timed out after 5m0s waiting for a decision (awaiting a decision: Marginal, score 60)", ""},
+		{"timeout while judging", func(o gateOptions) error { return gateTimedOut("d1", o, &judging, nil) }, false, exitUndecided,
+			"gate d1: timed out after 5m0s waiting for the verdict and a decision (judging: 2 interval(s) judged)", ""},
+		{"server lost after answering", func(o gateOptions) error { return gateTimedOut("d1", o, &waiting, refused) }, true, exitUndecided,
+			"since then: GET /api/v1/deploys/d1/gate: server unreachable: connection refused", ""},
+		{"never reached", func(o gateOptions) error { return gateTimedOut("d1", o, nil, refused) }, false, exitError,
+			"gate d1: server unreachable for 5m0s", ""},
+		{"never reached, fail open", func(o gateOptions) error { return gateTimedOut("d1", o, nil, refused) }, true, exitOK,
+			"", "gohere: WARNING: gohere unreachable for 5m0s; --fail-open lets the deploy proceed UNJUDGED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr strings.Builder
+			err := tc.err(gateOptions{timeout: 5 * time.Minute, failOpen: tc.failOpen, err: &stderr})
+			if got := exitCode(err); got != tc.code {
+				t.Errorf("exit %d (%v), want %d", got, err, tc.code)
+			}
+			var msg string
+			if ec, ok := errors.AsType[*exitCodeError](err); err != nil && (!ok || ec.err != nil) {
+				msg = err.Error()
+			}
+			if tc.msg == "" && msg != "" || !strings.Contains(msg, tc.msg) {
+				t.Errorf("message %q, want %q", msg, tc.msg)
+			}
+			if s := stderr.String(); tc.stderrWant == "" && s != "" || !strings.Contains(s, tc.stderrWant) {
+				t.Errorf("stderr %q, want %q", s, tc.stderrWant)
+			}
+		})
+	}
 }

@@ -231,6 +231,9 @@ func TestServeBadInput(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -252,6 +255,10 @@ func TestServeBadInput(t *testing.T) {
 		{"unusable database path", "", []string{"--db", filepath.Join(dir, "no", "such", "dir", "gohere.db"), "--tokens-file", goodTokens}, "unable to open database file"},
 		{"grafana without token", "", []string{"--db", db, "--tokens-file", goodTokens, "--grafana-url", "http://grafana:3000"}, "GOHERE_GRAFANA_TOKEN"},
 		{"bad listen address", "", []string{"--db", db, "--tokens-file", goodTokens, "--listen", "127.0.0.1:99999"}, "listen on"},
+		{"proxy range without header", "", []string{"--db", db, "--tokens-file", goodTokens, "--trusted-proxy-cidr", "10.0.0.0/8"}, "--trusted-proxy-header is not"},
+		{"proxy header without range", "", []string{"--db", db, "--tokens-file", goodTokens, "--trusted-proxy-header", "X-Forwarded-User"}, "needs the proxy's addresses"},
+		{"bad proxy range", "", []string{"--db", db, "--tokens-file", goodTokens, "--trusted-proxy-header", "X-Forwarded-User", "--trusted-proxy-cidr", "10.0.0.0/33"}, "10.0.0.0/33"},
+		{"bad canary template", "", []string{"--db", db, "--tokens-file", goodTokens, "--prometheus-url", "http://127.0.0.1:1", "--canary-templates", filepath.Dir(write("tpl/default.yaml", "metrics:\n  - name: a\n    qeury: x\n"))}, "default.yaml"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("GOHERE_TOKENS", tt.env)

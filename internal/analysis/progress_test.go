@@ -13,6 +13,8 @@ func TestProgress(t *testing.T) {
 	p := plan{start: t0, end: mins(4), interval: time.Minute, n: 4, marginal: 75, autoPromote: judge.PromoteNever}
 	promote := p
 	promote.autoPromote = judge.PromoteOnPass
+	halt := p
+	halt.autoHalt = judge.HaltOnFail
 	for _, tc := range []struct {
 		name    string
 		p       plan
@@ -32,6 +34,10 @@ func TestProgress(t *testing.T) {
 		{"on_pass approves a pass", promote, 4, gohere.VerdictPass, 100, false, store.AnalysisApproved},
 		{"on_pass leaves a marginal to a human", promote, 4, gohere.VerdictMarginal, 90, false, store.AnalysisAwaitingDecision},
 		{"on_pass leaves no data to a human", promote, 4, gohere.VerdictNoData, 0, false, store.AnalysisAwaitingDecision},
+		{"on_fail halts an early fail", halt, 1, gohere.VerdictFail, 0, false, store.AnalysisHalted},
+		{"on_fail halts a failing last interval", halt, 4, gohere.VerdictFail, 10, false, store.AnalysisHalted},
+		{"on_fail leaves a marginal last interval to a human", halt, 4, gohere.VerdictMarginal, 80, false, store.AnalysisAwaitingDecision},
+		{"on_fail leaves no data to a human", halt, 4, gohere.VerdictNoData, 0, false, store.AnalysisAwaitingDecision},
 		{"broken ends in error", p, 2, gohere.VerdictNoData, 0, true, store.AnalysisError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,7 +55,7 @@ func TestProgress(t *testing.T) {
 			if got.State == store.AnalysisFailedEarly && got.Verdict != gohere.VerdictFail {
 				t.Errorf("stopped early with run verdict %q, want Fail", got.Verdict)
 			}
-			if (got.Decision != nil) != (tc.want == store.AnalysisApproved) {
+			if (got.Decision != nil) != (tc.want == store.AnalysisApproved || tc.want == store.AnalysisHalted) {
 				t.Errorf("decision %+v for state %s", got.Decision, got.State)
 			}
 		})

@@ -587,3 +587,64 @@ func TestJudgeWindow(t *testing.T) {
 		t.Errorf("JudgeWindow(no baseline version) = %v, want Invalid", err)
 	}
 }
+
+// TestHaltStopsQueries: a person halts an analysis between its intervals;
+// the runner asks the metric store nothing more about it.
+func TestHaltStopsQueries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, "")
+		a := e.analysis("  lifetime: 10m\n  interval: 1m\n", time.Time{}, time.Time{})
+		kill := e.run("r1", e.src)
+		defer kill()
+		time.Sleep(2*time.Minute + 30*time.Second)
+		synctest.Wait()
+		if _, err := e.db.Decide(t.Context(), a.ID, gohere.Decision{Kind: gohere.DecisionHalt, Actor: "bob",
+			Reason: "wrong build", Source: gohere.SourceAPI, DecidedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(e.src.snapshot())
+		if before == 0 {
+			t.Fatal("no interval judged before the halt: the test proves nothing")
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if after := len(e.src.snapshot()); after != before {
+			t.Errorf("%d queries after the halt, want none", after-before)
+		}
+		if got := e.get(a.ID); got.State != store.AnalysisHalted || len(got.Intervals) != 2 {
+			t.Errorf("after halt: state %s, %d intervals; want halted after 2", got.State, len(got.Intervals))
+		}
+	})
+}
+
+// TestAutoHalt: auto_halt on_fail halts a failing canary, and its deploy,
+// without waiting for a person.
+func TestAutoHalt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, "")
+		e.src.slow = func(version string, _ time.Time) float64 {
+			if version == "v2" {
+				return 2
+			}
+			return 1
+		}
+		a := e.analysis("  lifetime: 5m\n  interval: 1m\n  auto_halt: on_fail\n", time.Time{}, time.Time{})
+		kill := e.run("r1", e.src)
+		defer kill()
+		time.Sleep(6 * time.Minute)
+		synctest.Wait()
+		got := e.get(a.ID)
+		if got.State != store.AnalysisHalted || got.Decision == nil || got.Decision.Kind != gohere.DecisionHalt ||
+			got.Decision.Source != gohere.SourceAuto || len(got.Intervals) != 1 {
+			t.Fatalf("auto_halt after a failing interval: state %s, %d intervals, decision %+v; want halted by gohere after 1",
+				got.State, len(got.Intervals), got.Decision)
+		}
+		d, err := e.db.GetDeploy(t.Context(), e.dep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != gohere.StatusHalted {
+			t.Errorf("deploy %s after auto_halt, want halted", d.Status)
+		}
+	})
+}

@@ -221,6 +221,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	// Read, write, idle and body timeouts: see httpTimeouts.
 	a.http = newHTTPServer(srv.Handler(), opts.http, opts.Logger)
+	a.http.RegisterOnShutdown(srv.Drain) // long polls answer now instead of holding the shutdown
 	return a, nil
 }
 

@@ -12,22 +12,23 @@ import (
 
 // Analysis is a canary analysis as GET /api/v1/analyses/{id} returns it.
 type Analysis struct {
-	ID              string           `json:"id"`
-	DeployID        string           `json:"deploy_id"`
-	Config          string           `json:"config"`
-	Service         string           `json:"service"`
-	Env             string           `json:"env"`
-	BaselineVersion string           `json:"baseline_version"`
-	CanaryVersion   string           `json:"canary_version"`
-	State           string           `json:"state"`
-	Verdict         gohere.Verdict   `json:"verdict"` // of the latest interval; "" before the first
-	Score           float64          `json:"score"`
-	Retrospective   bool             `json:"retrospective"`
-	StartAt         time.Time        `json:"start_at"`
-	EndAt           time.Time        `json:"end_at"`
-	LastError       string           `json:"last_error"`
-	Decision        *gohere.Decision `json:"decision"`
-	Intervals       []Interval       `json:"intervals"`
+	ID              string            `json:"id"`
+	DeployID        string            `json:"deploy_id"`
+	Config          string            `json:"config"`
+	Service         string            `json:"service"`
+	Env             string            `json:"env"`
+	BaselineVersion string            `json:"baseline_version"`
+	CanaryVersion   string            `json:"canary_version"`
+	State           string            `json:"state"`
+	Verdict         gohere.Verdict    `json:"verdict"` // of the latest interval; "" before the first
+	Score           float64           `json:"score"`
+	Retrospective   bool              `json:"retrospective"`
+	StartAt         time.Time         `json:"start_at"`
+	EndAt           time.Time         `json:"end_at"`
+	LastError       string            `json:"last_error"`
+	Decision        *gohere.Decision  `json:"decision"`  // the current one
+	Decisions       []gohere.Decision `json:"decisions"` // the audit trail, oldest first
+	Intervals       []Interval        `json:"intervals"`
 }
 
 // Interval is one judged interval of an analysis.

@@ -323,3 +323,28 @@ func TestSlowGrafanaNeverOutlivesTheLease(t *testing.T) {
 		f.annotationOf(t, id) // exactly one each
 	}
 }
+
+// TestRunningRegionsGrow: with an Extender, the worker rewrites a running
+// deploy's region as time passes, so it never stays a zero-length mark.
+func TestRunningRegionsGrow(t *testing.T) {
+	f := newFixture(t)
+	f.w.opts.Extender, f.w.opts.ExtendEvery, f.w.opts.Poll = f.db, 50*time.Millisecond, 10*time.Millisecond
+	d := f.deploy(t, "checkout", "v2")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.w.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if as := f.g.Annotations(); len(as) == 1 && as[0].TimeEnd-as[0].Time >= 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the running deploy's region did not grow: %+v", f.g.Annotations())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.annotationOf(t, d.ID)
+	cancel()
+	<-done
+}

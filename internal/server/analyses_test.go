@@ -30,13 +30,14 @@ func newAnalysisEnv(tb testing.TB) (e *env, created *atomic.Int64) {
 		Logger:            slog.New(slog.NewTextHandler(e.logs, nil)),
 		Analyses:          e.db,
 		Decider:           e.db,
+		Sessions:          e.db,
 		OnDeployChanged:   func() { e.changed.Add(1) },
 		OnAnalysisCreated: func() { created.Add(1) },
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e.h = srv.Handler()
+	e.h, e.srv = srv.Handler(), srv
 	return e, created
 }
 

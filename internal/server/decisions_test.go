@@ -3,6 +3,8 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,5 +183,79 @@ func TestHumanMayOnlyHalt(t *testing.T) {
 	w = e.do(t, req{method: "POST", path: "/api/v1/deploys/" + d.ID + "/finish", token: humanSecret, body: `{"status":"halted"}`})
 	if w.Code != http.StatusOK {
 		t.Errorf("human halts: %d %s, want 200", w.Code, w.Body)
+	}
+}
+
+func TestDecisionForm(t *testing.T) {
+	e, _ := newAnalysisEnv(t)
+	d, a := judged(t, e, "v2", gohere.VerdictFail)
+	other, _ := judged(t, e, "v3", gohere.VerdictFail)
+	secret, _, err := e.db.CreateSession(t.Context(), "alice", "human", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(deployID, form string, header map[string]string) *httptest.ResponseRecorder {
+		h := map[string]string{"Cookie": "gohere_session=" + secret, "Sec-Fetch-Site": "same-origin"}
+		for k, v := range header {
+			h[k] = v
+		}
+		return e.do(t, req{method: "POST", path: "/deploys/" + deployID + "/decision", body: form,
+			contentType: "application/x-www-form-urlencoded", header: h})
+	}
+	halt := "analysis_id=" + a.ID + "&decision=halt&reason=p99+up"
+	for _, tc := range []struct {
+		name, deploy, form string
+		header             map[string]string
+		want               int
+	}{
+		{"from another site", d.ID, halt, map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"signed out", d.ID, halt, map[string]string{"Cookie": "gohere_session=revoked"}, http.StatusUnauthorized},
+		{"analysis of another deploy", other.ID, halt, nil, http.StatusNotFound},
+		{"halt without a reason", d.ID, "analysis_id=" + a.ID + "&decision=halt", nil, http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if w := post(tc.deploy, tc.form, tc.header); w.Code != tc.want {
+				t.Errorf("POST decision form = %d, want %d\n%s", w.Code, tc.want, w.Body)
+			}
+		})
+	}
+	w := post(d.ID, halt, nil)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/deploys/"+d.ID+"#analysis-"+a.ID {
+		t.Fatalf("halt from the page: %d, Location %q; want 303 back to the analysis", w.Code, w.Header().Get("Location"))
+	}
+	got := decode[store.Analysis](t, e.do(t, req{method: "GET", path: "/api/v1/analyses/" + a.ID, token: ciSecret}))
+	if got.Decision == nil || got.Decision.Actor != "alice" || got.Decision.Source != gohere.SourcePage {
+		t.Errorf("decision from the page: %+v; want alice from page", got.Decision)
+	}
+	page := e.do(t, req{method: "GET", path: "/deploys/" + d.ID, header: map[string]string{"Cookie": "gohere_session=" + secret}}).Body.String()
+	for _, want := range []string{"halted by alice (page): p99 up", `class="decision-halt"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("deploy page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `button type="submit" name="decision"`) {
+		t.Error("the buttons are still offered after the halt finished the deploy")
+	}
+	if w := post(d.ID, "analysis_id="+a.ID+"&decision=approve", nil); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "Back to the deploy") {
+		t.Errorf("approve after halt from the page: %d; want 409 with a way back", w.Code)
+	}
+}
+
+// TestDrainEndsLongPolls: a server shutting down answers its waiting gate
+// long polls at once instead of holding the shutdown for their wait.
+func TestDrainEndsLongPolls(t *testing.T) {
+	e, _ := newAnalysisEnv(t)
+	d, _ := judged(t, e, "v2", gohere.VerdictPass)
+	polled := make(chan int, 1)
+	go func() { code, _ := e.gate(t, d.ID, "?wait=60s"); polled <- code }()
+	time.Sleep(200 * time.Millisecond)
+	e.srv.Drain()
+	select {
+	case code := <-polled:
+		if code != http.StatusOK {
+			t.Errorf("drained long poll: %d, want 200 with the gate as it is", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long poll still waits after Drain")
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -97,7 +98,7 @@ func describe(d gohere.Deploy, a store.Analysis) string {
 	case store.AnalysisFailedEarly:
 		return fmt.Sprintf("awaiting a decision: failed early (%s, score %s)", a.Verdict, num(a.Score))
 	case store.AnalysisError:
-		return "awaiting a decision: the analysis could not run: " + a.LastError
+		return "awaiting a decision: the analysis could not run: " + cmp.Or(a.LastError, latestReason(a), "see the report")
 	}
 	return fmt.Sprintf("awaiting a decision: %s, score %s", a.Verdict, num(a.Score))
 }
@@ -167,6 +168,8 @@ func (s *Server) waitForChange(ctx context.Context, g GateView, deadline time.Ti
 		select {
 		case <-ctx.Done():
 			return g, gohere.Errorf(gohere.Unavailable, "gate: %w", ctx.Err())
+		case <-s.draining:
+			return g, nil
 		case <-s.changes.wait():
 			if !timer.Stop() {
 				<-timer.C

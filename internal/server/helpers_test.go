@@ -34,6 +34,7 @@ type env struct {
 	metrics *telemetry.Metrics
 	changed *atomic.Int64 // OnDeployChanged calls
 	logs    *syncBuffer
+	srv     *server.Server // set by newAnalysisEnv
 }
 
 type syncBuffer struct {

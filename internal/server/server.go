@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -146,7 +147,15 @@ type Server struct {
 	changes *changeBell
 	// crossOrigin refuses page form posts that another site sent (checkForm).
 	crossOrigin *http.CrossOriginProtection
+	// draining is closed by Drain: long polls answer at once.
+	draining  chan struct{}
+	drainOnce sync.Once
 }
+
+// Drain makes every gate long poll answer now with what it knows, and
+// later ones not wait: the server is shutting down, and its clients ask
+// again (another replica, or this one restarted).
+func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
 
 // New builds the server's routes; it does not listen.
 func New(opts Options) (*Server, error) {
@@ -157,7 +166,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, pages: pages, changes: newChangeBell()}
+	s := &Server{opts: opts, log: opts.Logger, pages: pages, changes: newChangeBell(), draining: make(chan struct{})}
 	if s.crossOrigin, err = newCrossOrigin(opts.PublicURL); err != nil {
 		return nil, err
 	}

@@ -94,13 +94,11 @@ func (s *Server) sessionViewer(c *gin.Context) viewerInfo {
 		s.log.WarnContext(ctx, "read session", "err", err)
 		return viewerInfo{}
 	}
-	if !found || !mayDecide(auth.Role(role)) {
+	if !found || !auth.Role(role).CanDecide() {
 		return viewerInfo{}
 	}
 	return viewerInfo{id: auth.Identity{Name: name, Role: auth.Role(role)}, ok: true, session: true}
 }
-
-func mayDecide(r auth.Role) bool { return r == auth.RoleHuman || r == auth.RoleAdmin }
 
 func (s *Server) chromeOf(c *gin.Context) chrome {
 	v := s.who(c)
@@ -194,7 +192,7 @@ func (s *Server) login(c *gin.Context) {
 	case !ok:
 		fail(http.StatusUnauthorized, "That is not a token of this server. Paste your human or admin token.")
 		return
-	case !mayDecide(id.Role):
+	case !id.Role.CanDecide():
 		fail(http.StatusForbidden, fmt.Sprintf("Token %s is a %s token: the pages take a human or admin token, because the person signed in here approves and halts deploys.", id.Name, id.Role))
 		return
 	}
@@ -363,7 +361,7 @@ func ValidateTrustedProxy(header string, cidrs []netip.Prefix, users map[string]
 		if err := gohere.ValidateName("--human-users name", name); err != nil {
 			errs = append(errs, err)
 		}
-		if r := users[name]; !mayDecide(r) {
+		if r := users[name]; !r.CanDecide() {
 			errs = append(errs, gohere.Errorf(gohere.Invalid, "--human-users %s: role %q: want human or admin", name, r))
 		}
 	}
@@ -390,7 +388,7 @@ func ParseHumanUsers(s string) (map[string]auth.Role, error) {
 		if hasRole {
 			r = auth.Role(role)
 		}
-		if !mayDecide(r) {
+		if !r.CanDecide() {
 			return nil, gohere.Errorf(gohere.Invalid, "--human-users entry %d: role %q: want name or name:admin", i+1, role)
 		}
 		if err := gohere.ValidateName(fmt.Sprintf("--human-users entry %d", i+1), name); err != nil {

@@ -200,12 +200,7 @@ func loadJudgements(ctx context.Context, q querier, ds []gohere.Deploy) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	at := make(map[string]int, len(ds))
-	args := make([]any, len(ds))
-	for i, d := range ds {
-		at[d.ID] = i
-		args[i] = d.ID
-	}
+	at, args := byID(ds)
 	rows, err := q.QueryContext(ctx, "SELECT deploy_id, id, state, verdict, score FROM analyses WHERE deploy_id IN ("+
 		params(1, len(args))+") ORDER BY deploy_id, created_at DESC, id DESC", args...)
 	if err != nil {

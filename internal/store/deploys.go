@@ -298,17 +298,23 @@ func scanDeploy(s scanner) (gohere.Deploy, error) {
 	return d, nil
 }
 
-// loadChanges fills in the changes of ds, in their recorded order.
-func loadChanges(ctx context.Context, q querier, ds []gohere.Deploy) error {
-	if len(ds) == 0 {
-		return nil
-	}
+// byID indexes ds by id and lists the ids as query arguments.
+func byID(ds []gohere.Deploy) (map[string]int, []any) {
 	at := make(map[string]int, len(ds))
 	args := make([]any, len(ds))
 	for i, d := range ds {
 		at[d.ID] = i
 		args[i] = d.ID
 	}
+	return at, args
+}
+
+// loadChanges fills in the changes of ds, in their recorded order.
+func loadChanges(ctx context.Context, q querier, ds []gohere.Deploy) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	at, args := byID(ds)
 	rows, err := q.QueryContext(ctx, "SELECT deploy_id, commit_sha, author, title FROM deploy_changes WHERE deploy_id IN ("+
 		params(1, len(ds))+") ORDER BY deploy_id, pos", args...)
 	if err != nil {
