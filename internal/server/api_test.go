@@ -567,6 +567,22 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 	}
 }
 
+// TestUnavailableCausesAreLogged: a 503 (disk full, database down) says
+// only what is safe to the client, and the server log has the cause.
+func TestUnavailableCausesAreLogged(t *testing.T) {
+	driver := errors.New("database or disk is full (13)")
+	e := newEnv(t, func(db *store.DB) server.Store {
+		return faultyStore{DB: db, list: func() error { return &gohere.Error{Kind: gohere.Unavailable, Msg: "deploys: list", Err: driver} }}
+	})
+	w := e.do(t, req{method: "GET", path: "/api/v1/deploys", token: humanSecret})
+	if w.Code != 503 || strings.Contains(w.Body.String(), "disk is full") {
+		t.Fatalf("GET: %d %s; want 503 without the driver's text", w.Code, w.Body)
+	}
+	if !strings.Contains(e.logs.String(), "deploys: list: database or disk is full (13)") {
+		t.Errorf("the log lacks the cause of the 503:\n%s", e.logs)
+	}
+}
+
 func TestNewValidatesOptions(t *testing.T) {
 	tokens, err := auth.Parse("ci:x:" + ciSecret)
 	if err != nil {

@@ -259,3 +259,14 @@ func TestDrainEndsLongPolls(t *testing.T) {
 		t.Fatal("the long poll still waits after Drain")
 	}
 }
+
+func TestWrongMethodIs405(t *testing.T) {
+	e, _ := newAnalysisEnv(t)
+	w := e.do(t, req{method: "DELETE", path: "/api/v1/deploys", token: ciSecret})
+	if w.Code != http.StatusMethodNotAllowed || !strings.Contains(w.Header().Get("Allow"), "GET") || !strings.Contains(w.Header().Get("Allow"), "POST") {
+		t.Errorf("DELETE /api/v1/deploys: %d, Allow %q; want 405 naming GET and POST", w.Code, w.Header().Get("Allow"))
+	}
+	if w := e.do(t, req{method: "GET", path: "/no/such/page"}); w.Code != http.StatusNotFound {
+		t.Errorf("unknown path: %d, want 404", w.Code)
+	}
+}

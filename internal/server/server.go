@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -180,6 +181,11 @@ func New(opts Options) (*Server, error) {
 	if opts.TrustedProxyHeader != "" {
 		e.Use(s.trustProxy) // on every route: a forged header is refused everywhere
 	}
+	// A known path with the wrong method is 405 with Allow, not 404.
+	e.HandleMethodNotAllowed = true
+	e.NoMethod(func(c *gin.Context) {
+		s.apiError(c, fmt.Errorf("%s %s: %w; allowed: %s", c.Request.Method, c.Request.URL.Path, errMethod, c.Writer.Header().Get("Allow")))
+	})
 	e.NoRoute(func(c *gin.Context) {
 		s.apiError(c, gohere.Errorf(gohere.NotFound, "no such route: %s %s", c.Request.Method, c.Request.URL.Path))
 	})

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +127,12 @@ func (db *DB) createDeploy(ctx context.Context, op string, d gohere.Deploy, idem
 		if first.Service != d.Service || first.Env != d.Env || first.Version != d.Version {
 			return gohere.Deploy{}, false, gohere.Errorf(gohere.Conflict,
 				"idempotency key %q was used for deploy %s of %s/%s version %s", idempotencyKey, first.ID, first.Service, first.Env, first.Version)
+		}
+		if field := differs(first, d); field != "" {
+			// A replay must be the same request: silently answering with
+			// the first deploy would drop what this one says.
+			return gohere.Deploy{}, false, gohere.Errorf(gohere.Conflict,
+				"idempotency key %q reused with a different request: its %s differs from deploy %s's", idempotencyKey, field, first.ID)
 		}
 		span.SetAttributes(attribute.String("gohere.deploy_id", first.ID), attribute.Bool("gohere.replayed", true))
 		return first, false, nil
@@ -517,4 +524,25 @@ func haltedByDecision(ctx context.Context, q querier, d gohere.Deploy) bool {
 	err := q.QueryRowContext(ctx, "SELECT 1 FROM decisions WHERE deploy_id = $1 AND kind = $2 LIMIT 1",
 		d.ID, string(gohere.DecisionHalt)).Scan(&one)
 	return err == nil
+}
+
+// differs names the first field a client supplied that is not the same in
+// d as in the deploy first recorded with its idempotency key; "" when none
+// is. The baseline is left out: the server may fill it in.
+func differs(first, d gohere.Deploy) string {
+	switch {
+	case first.Stage != d.Stage:
+		return "stage"
+	case first.Commit != d.Commit:
+		return "commit"
+	case first.Author != d.Author:
+		return "author"
+	case first.MergedBy != d.MergedBy:
+		return "merged_by"
+	case first.PR != d.PR:
+		return "pr"
+	case !slices.Equal(first.Changes, d.Changes):
+		return "changes"
+	}
+	return ""
 }

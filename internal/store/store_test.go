@@ -304,6 +304,22 @@ func TestIdempotency(t *testing.T) {
 		other.Version = "v2"
 		_, _, err = db.CreateDeploy(t.Context(), other, "ci-run-1")
 		wantKind(t, "CreateDeploy(key reused for v2)", err, gohere.Conflict)
+		// The same key with another body is not a retry: refused, not
+		// answered with the first deploy (whose changes would be lost).
+		for name, change := range map[string]func(*gohere.Deploy){
+			"author":  func(d *gohere.Deploy) { d.Author = "mallory" },
+			"changes": func(d *gohere.Deploy) { d.Changes = append(slices.Clone(d.Changes), gohere.Change{Commit: "def"}) },
+			"pr":      func(d *gohere.Deploy) { d.PR = "https://git.example/pr/9" },
+			"stage":   func(d *gohere.Deploy) { d.Stage = gohere.StageFull },
+		} {
+			d := in
+			change(&d)
+			_, _, err = db.CreateDeploy(t.Context(), d, "ci-run-1")
+			wantKind(t, "CreateDeploy(key reused, other "+name+")", err, gohere.Conflict)
+			if !strings.Contains(err.Error(), "reused with a different request: its "+name) {
+				t.Errorf("key reused with another %s: %v", name, err)
+			}
+		}
 		if n := pending(t, db); n != 1 {
 			t.Errorf("outbox has %d entries, want 1", n)
 		}

@@ -25,12 +25,20 @@ type Metrics struct {
 	outboxOnce sync.Once
 	outboxMu   sync.Mutex
 	outbox     func() (int, float64)
+
+	envMu sync.Mutex
+	envs  map[string]bool // the env label values given out so far
 }
+
+// MaxEnvLabels is how many distinct envs get a label value of their own in
+// gohere_deploys_total; deploys to any later one count as env="other", so
+// that a client inventing envs cannot grow /metrics without bound.
+const MaxEnvLabels = 50
 
 // NewMetrics returns a fresh set. Counters with a known, bounded label set
 // start at zero so that rate() works from the first scrape.
 func NewMetrics() *Metrics {
-	m := &Metrics{set: metrics.NewSet()}
+	m := &Metrics{set: metrics.NewSet(), envs: map[string]bool{}}
 	for _, r := range annotationResults {
 		m.set.GetOrCreateCounter(`gohere_annotation_writes_total{result="` + r + `"}`)
 	}
@@ -47,9 +55,20 @@ func (m *Metrics) WritePrometheus(w io.Writer) {
 	metrics.WriteProcessMetrics(w)
 }
 
-// DeployRecorded counts a newly recorded deploy.
+// DeployRecorded counts a newly recorded deploy by env (the first
+// MaxEnvLabels envs seen, then "other") and stage.
 func (m *Metrics) DeployRecorded(env, stage string) {
-	m.set.GetOrCreateCounter(`gohere_deploys_total{env=` + quote(env) + `,stage=` + quote(stage) + `}`).Inc()
+	m.set.GetOrCreateCounter(`gohere_deploys_total{env=` + quote(m.envLabel(env)) + `,stage=` + quote(stage) + `}`).Inc()
+}
+
+func (m *Metrics) envLabel(env string) string {
+	m.envMu.Lock()
+	defer m.envMu.Unlock()
+	if !m.envs[env] && len(m.envs) >= MaxEnvLabels {
+		return "other"
+	}
+	m.envs[env] = true
+	return env
 }
 
 // ObserveHTTP records one served request. route must be a route template

@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +83,30 @@ func TestOutboxGaugesCallFOncePerScrape(t *testing.T) {
 	}
 	if !strings.Contains(got, "gohere_outbox_pending 7\n") {
 		t.Errorf("exposition does not use the replaced f:\n%s", got)
+	}
+}
+
+// TestDeployEnvLabelIsBounded: 5,000 invented envs add at most
+// telemetry.MaxEnvLabels+1 series to gohere_deploys_total.
+func TestDeployEnvLabelIsBounded(t *testing.T) {
+	m := telemetry.NewMetrics()
+	for i := range 5000 {
+		m.DeployRecorded(fmt.Sprintf("env-%d", i), "canary")
+	}
+	m.DeployRecorded("env-3", "canary") // an early env keeps its own label
+	out := scrape(m)
+	var series int
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "gohere_deploys_total{") {
+			series++
+		}
+	}
+	if series != telemetry.MaxEnvLabels+1 {
+		t.Errorf("%d gohere_deploys_total series, want %d (the first envs and other)", series, telemetry.MaxEnvLabels+1)
+	}
+	for _, want := range []string{`gohere_deploys_total{env="env-3",stage="canary"} 2`, `gohere_deploys_total{env="other",stage="canary"} 4950`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
