@@ -109,9 +109,22 @@ func (g *Grafana) do(ctx context.Context, what string, fn func(*gapi.Client) err
 		return gohere.Errorf(gohere.Internal, "grafana: %s: %w", what, err)
 	}
 	if err := fn(client); err != nil {
-		return gohere.Errorf(gohere.KindOfStatus(c.status), "grafana: %s: %w", what, err)
+		// Grafana's error body comes whole inside the client's error: a
+		// proxy's 2 MiB error page must not become a 2 MiB log line.
+		return &gohere.Error{Kind: gohere.KindOfStatus(c.status), Msg: "grafana: " + what + ": " + capText(err.Error(), maxErrorText), Err: err}
 	}
 	return nil
+}
+
+// maxErrorText bounds what an error shows of Grafana's answer.
+const maxErrorText = 2048
+
+// capText cuts s to at most n bytes of valid UTF-8, saying how much it cut.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + fmt.Sprintf("… (%d more bytes)", len(s)-n)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -244,3 +245,21 @@ func TestNewGrafanaValidates(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestHugeErrorBodiesAreCapped: a proxy's 2 MiB error page in front of
+// Grafana becomes an error of at most a few KiB, of the right kind.
+func TestHugeErrorBodiesAreCapped(t *testing.T) {
+	huge := strings.Repeat("<p>upstream trouble</p>", 2<<20/23)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, huge, http.StatusInternalServerError)
+	}))
+	t.Cleanup(ts.Close)
+	g, err := annotate.NewGrafana(ts.URL, "token", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.Create(t.Context(), annotate.Annotation{Time: time.Now(), TimeEnd: time.Now(), Tags: []string{"deploy"}})
+	if gohere.KindOf(err) != gohere.Unavailable || len(err.Error()) > 3000 || !strings.Contains(err.Error(), "more bytes)") {
+		t.Errorf("error of %d bytes, kind %v; want Unavailable, at most ~2 KiB saying how much it cut", len(err.Error()), gohere.KindOf(err))
+	}
+}

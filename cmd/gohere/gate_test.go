@@ -263,6 +263,9 @@ func TestGateSurvivesSIGKILL(t *testing.T) {
 	if n := len(g.Annotations()); n != 1 {
 		t.Errorf("%d annotations of one deploy, want 1", n)
 	}
+	if m := scrape(t, p.url); !strings.Contains(m, `gohere_grafana_state{state="ok"} 1`) {
+		t.Errorf("/metrics does not say Grafana takes the annotations:\n%s", m)
+	}
 
 	// The decision survives another kill.
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {

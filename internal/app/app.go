@@ -177,6 +177,18 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			return nil, err
 		}
 	}
+	if a.worker != nil {
+		// Whether Grafana takes the annotations: 1 for the state the last
+		// delivery round found, 0 for the others.
+		for _, state := range []string{"ok", "down", "rejected"} {
+			metrics.Set().NewGauge(`gohere_grafana_state{state="`+state+`"}`, func() float64 {
+				if a.worker.GrafanaState() == state {
+					return 1
+				}
+				return 0
+			})
+		}
+	}
 	metrics.OutboxGauges(func() (int, float64) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()

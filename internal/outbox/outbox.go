@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -125,6 +126,9 @@ func (nopRecorder) AnnotationWrite(string) {}
 type Worker struct {
 	opts Options
 	kick chan struct{}
+
+	mu    sync.Mutex
+	state string // Grafana's, as the last round found it; see report
 }
 
 // New returns a worker; it does nothing until Run.
@@ -210,12 +214,55 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 			continue
 		}
 		writeErr, err := w.deliverDeploy(ctx, id, byDeploy[id])
-		if gohere.KindOf(writeErr) == gohere.Unavailable {
+		switch gohere.KindOf(writeErr) {
+		case gohere.Unavailable, gohere.Unauthorized, gohere.Forbidden:
+			// Every other entry would fail the same way: they wait, with
+			// backoff, instead of each asking Grafana again.
 			down = writeErr
 		}
 		errs = append(errs, err)
 	}
+	if len(order) > 0 {
+		w.report(down, len(entries))
+	}
 	return len(entries), errors.Join(errs...)
+}
+
+// report logs Grafana's state when it changes (healthy, unavailable, or
+// rejecting the token), not once per entry: an outage of an hour is two
+// lines, not thousands.
+func (w *Worker) report(down error, waiting int) {
+	state := "ok"
+	switch gohere.KindOf(down) {
+	case gohere.Unauthorized, gohere.Forbidden:
+		state = "rejected"
+	case gohere.Unavailable:
+		state = "down"
+	}
+	w.mu.Lock()
+	changed := state != w.state
+	w.state = state
+	w.mu.Unlock()
+	if !changed {
+		return
+	}
+	switch state {
+	case "rejected":
+		w.opts.Logger.Error("outbox: Grafana rejects the token: annotations wait until it accepts one (check GOHERE_GRAFANA_TOKEN and its role)",
+			"waiting", waiting, "err", down)
+	case "down":
+		w.opts.Logger.Warn("outbox: Grafana is unavailable: annotations wait and are retried with backoff", "waiting", waiting, "err", down)
+	default:
+		w.opts.Logger.Info("outbox: Grafana accepts annotation writes again")
+	}
+}
+
+// GrafanaState is what the latest delivery round found: "ok", "down" or
+// "rejected" (401/403), "" before the first round.
+func (w *Worker) GrafanaState() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state
 }
 
 // deliverDeploy writes one deploy's annotation and settles its entries. It
@@ -227,6 +274,11 @@ func (w *Worker) deliverDeploy(ctx context.Context, deployID string, entries []s
 
 	annotationID, err := w.write(ctx, deployID)
 	if err != nil {
+		switch gohere.KindOf(err) {
+		case gohere.Unavailable, gohere.Unauthorized, gohere.Forbidden: // reported once per outage
+		default:
+			w.opts.Logger.Warn("outbox: annotation write failed, will retry", "deploy_id", deployID, "err", err)
+		}
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "annotation write failed")
 		w.opts.Recorder.AnnotationWrite("error")
@@ -278,7 +330,7 @@ func (w *Worker) retry(ctx context.Context, deployID string, entries []store.Out
 	var errs []error
 	for _, e := range entries {
 		next := time.Now().Add(w.backoff(e.Attempts))
-		w.opts.Logger.Warn("outbox: annotation write failed, will retry",
+		w.opts.Logger.Debug("outbox: annotation write failed, will retry",
 			"deploy_id", deployID, "attempt", e.Attempts+1, "next", next, "err", cause)
 		if err := w.opts.Queue.RetryOutbox(ctx, e.ID, next, cause.Error()); err != nil && gohere.KindOf(err) != gohere.NotFound {
 			errs = append(errs, fmt.Errorf("outbox: deploy %s: schedule retry of entry %d: %w", deployID, e.ID, err))

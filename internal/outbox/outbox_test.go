@@ -1,12 +1,15 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -347,4 +350,37 @@ func TestRunningRegionsGrow(t *testing.T) {
 	f.annotationOf(t, d.ID)
 	cancel()
 	<-done
+}
+
+// TestGrafanaRejectingTheTokenIsOneProblem: a 401 is not tried again for
+// every entry, and is logged once, loudly, not once per entry and round.
+func TestGrafanaRejectingTheTokenIsOneProblem(t *testing.T) {
+	f := newFixture(t)
+	var logs bytes.Buffer
+	f.w.opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	for i := range 20 {
+		f.deploy(t, "checkout", fmt.Sprintf("v%d", i))
+	}
+	f.g.FailNext(1000, http.StatusUnauthorized)
+	before := f.g.Requests()
+	for range 3 {
+		if _, err := f.w.DeliverDue(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // past the maximum backoff
+	}
+	if n := f.g.Requests() - before; n > 3 {
+		t.Errorf("%d requests to a Grafana that rejects the token in 3 rounds, want one a round", n)
+	}
+	if got := f.w.GrafanaState(); got != "rejected" {
+		t.Errorf("GrafanaState = %q, want rejected", got)
+	}
+	if n := strings.Count(logs.String(), "Grafana rejects the token"); n != 1 || strings.Count(logs.String(), "\n") != 1 {
+		t.Errorf("logged:\n%s\nwant one line saying Grafana rejects the token", logs.String())
+	}
+	f.g.FailNext(0, 0)
+	f.drain(t)
+	if f.w.GrafanaState() != "ok" || len(f.g.Annotations()) != 20 || !strings.Contains(logs.String(), "accepts annotation writes again") {
+		t.Errorf("after the token works: state %s, %d annotations, logs:\n%s", f.w.GrafanaState(), len(f.g.Annotations()), logs.String())
+	}
 }
