@@ -162,7 +162,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 						seen[id]++
 					}
 				}
-				if a.TimeEnd <= a.Time || !slices.Contains(a.Tags, "status:succeeded") || !slices.Contains(a.Tags, "deploy") {
+				if a.TimeEnd < a.Time || !slices.Contains(a.Tags, "status:succeeded") || !slices.Contains(a.Tags, "deploy") {
 					t.Errorf("annotation %d: %d..%d tags %v", a.ID, a.Time, a.TimeEnd, a.Tags)
 				}
 			}

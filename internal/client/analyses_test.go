@@ -45,10 +45,9 @@ func startServer(t *testing.T, rec *replay.Recording, start time.Time) string {
 	return a.URL()
 }
 
-// TestAnalyses starts a retrospective analysis of the healthy fixture
-// through the API and follows it to its verdict; bad requests come back as
-// errors of the right kind.
-func TestAnalyses(t *testing.T) {
+// startHealthy serves the healthy fixture's recording placed an hour ago.
+func startHealthy(t *testing.T) (fixtures.Scenario, *replay.Recording, time.Time, string) {
+	t.Helper()
 	sc, err := fixtures.Load("healthy")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +57,14 @@ func TestAnalyses(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Now().Truncate(time.Hour).Add(-time.Hour)
-	url := startServer(t, rec, at)
+	return sc, rec, at, startServer(t, rec, at)
+}
+
+// TestAnalyses starts a retrospective analysis of the healthy fixture
+// through the API and follows it to its verdict; bad requests come back as
+// errors of the right kind.
+func TestAnalyses(t *testing.T) {
+	sc, rec, at, url := startHealthy(t)
 	ci, err := client.New(url, ciToken, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

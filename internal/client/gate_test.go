@@ -5,25 +5,14 @@ import (
 	"time"
 
 	"github.com/gohere/gohere"
-	"github.com/gohere/gohere/fixtures"
 	"github.com/gohere/gohere/internal/client"
-	"github.com/gohere/gohere/internal/replay"
 )
 
 // TestGate follows a deploy's gate from its verdict to a decision: the long
 // poll returns as soon as the decision is made, not after its wait, and bad
 // requests come back as errors of the right kind.
 func TestGate(t *testing.T) {
-	sc, err := fixtures.Load("healthy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := replay.Load(sc.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Now().Truncate(time.Hour).Add(-time.Hour)
-	url := startServer(t, rec, at)
+	sc, rec, at, url := startHealthy(t)
 	ci, err := client.New(url, ciToken, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

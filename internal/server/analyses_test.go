@@ -16,8 +16,8 @@ import (
 )
 
 // newAnalysisEnv is a server that runs analyses, counting the runner
-// wake-ups in created.
-func newAnalysisEnv(tb testing.TB) (e *env, created *atomic.Int64) {
+// wake-ups in created; edit, if given, changes its options first.
+func newAnalysisEnv(tb testing.TB, edit ...func(*server.Options)) (e *env, created *atomic.Int64) {
 	tb.Helper()
 	tokens, err := auth.Parse("ci:pipeline:" + ciSecret + ",human:alice:" + humanSecret)
 	if err != nil {
@@ -25,7 +25,7 @@ func newAnalysisEnv(tb testing.TB) (e *env, created *atomic.Int64) {
 	}
 	e = &env{db: openStore(tb), metrics: telemetry.NewMetrics(), changed: new(atomic.Int64), logs: &syncBuffer{}}
 	created = new(atomic.Int64)
-	srv, err := server.New(server.Options{
+	opts := server.Options{
 		Store: e.db, Tokens: tokens, Metrics: e.metrics, PublicURL: "https://gohere.example",
 		Logger:            slog.New(slog.NewTextHandler(e.logs, nil)),
 		Analyses:          e.db,
@@ -33,7 +33,11 @@ func newAnalysisEnv(tb testing.TB) (e *env, created *atomic.Int64) {
 		Sessions:          e.db,
 		OnDeployChanged:   func() { e.changed.Add(1) },
 		OnAnalysisCreated: func() { created.Add(1) },
-	})
+	}
+	for _, f := range edit {
+		f(&opts)
+	}
+	srv, err := server.New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

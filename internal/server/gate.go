@@ -96,11 +96,12 @@ func describe(d gohere.Deploy, a store.Analysis) string {
 	case store.AnalysisRunning:
 		return fmt.Sprintf("judging: %d interval(s) judged, the next due %s", len(a.Intervals), when(a.NextDueAt))
 	case store.AnalysisFailedEarly:
-		return fmt.Sprintf("awaiting a decision: failed early (%s, score %s)", a.Verdict, num(a.Score))
+		return "awaiting a decision: stopped early, an interval failed"
 	case store.AnalysisError:
 		return "awaiting a decision: the analysis could not run: " + cmp.Or(a.LastError, latestReason(a), "see the report")
 	}
-	return fmt.Sprintf("awaiting a decision: %s, score %s", a.Verdict, num(a.Score))
+	// The verdict and score stand beside this text wherever it is shown.
+	return "awaiting a decision"
 }
 
 // latestReason is the one-line reason of the latest interval's verdict.

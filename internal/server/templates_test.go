@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,32 +13,13 @@ import (
 	"github.com/gohere/gohere/internal/auth"
 	"github.com/gohere/gohere/internal/server"
 	"github.com/gohere/gohere/internal/store"
-	"github.com/gohere/gohere/internal/telemetry"
 )
 
 // newTemplateEnv is a server that runs analyses with canary templates,
 // counting the runner wake-ups in created.
 func newTemplateEnv(tb testing.TB, templates map[string][]byte) (e *env, created *atomic.Int64) {
 	tb.Helper()
-	tokens, err := auth.Parse("ci:pipeline:" + ciSecret + ",human:alice:" + humanSecret)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	e = &env{db: openStore(tb), metrics: telemetry.NewMetrics(), changed: new(atomic.Int64), logs: &syncBuffer{}}
-	created = new(atomic.Int64)
-	srv, err := server.New(server.Options{
-		Store: e.db, Tokens: tokens, Metrics: e.metrics, PublicURL: "https://gohere.example",
-		Logger:            slog.New(slog.NewTextHandler(e.logs, nil)),
-		Analyses:          e.db,
-		OnAnalysisCreated: func() { created.Add(1) },
-		OnDeployChanged:   func() { e.changed.Add(1) },
-		CanaryTemplates:   templates,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	e.h = srv.Handler()
-	return e, created
+	return newAnalysisEnv(tb, func(o *server.Options) { o.CanaryTemplates = templates })
 }
 
 func shippedDefaultTemplate(tb testing.TB) []byte {
