@@ -6,8 +6,9 @@ const (
 	metricDeploys          = "gohere_deploys_total"            // {env,stage}
 	metricIntervals        = "gohere_analysis_intervals_total" // {verdict}
 	metricAnnotationWrites = "gohere_annotation_writes_total"  // {result}
-	metricOutboxPending    = "gohere_outbox_pending"
-	metricOutboxOldest     = "gohere_outbox_oldest_seconds"
+	metricOutboxPending    = "gohere_outbox_pending"           // {kind}
+	metricOutboxOldest     = "gohere_outbox_oldest_seconds"    // {kind}
+	metricNotifications    = "gohere_notifications_total"      // {result}
 )
 
 func deploysDashboard() dashboard {
@@ -35,10 +36,12 @@ func deploysDashboard() dashboard {
 	l.row("gohere itself")
 	l.add(timeseries("Grafana annotation writes", "by result: ok, retry, error", "short",
 		[]target{query("A", "sum by (result) (increase("+metricAnnotationWrites+"[$__rate_interval]))", "{{result}}")}, nil), 8, 6)
-	l.add(stat("Outbox pending", "annotation writes waiting for Grafana", "short",
-		[]target{instant("A", "max("+metricOutboxPending+")", "pending")}), 8, 6)
-	l.add(timeseries("Outbox oldest entry age", "how long the oldest pending write has waited", "s",
-		[]target{query("A", "max("+metricOutboxOldest+")", "oldest")}, nil), 8, 6)
+	l.add(stat("Outbox pending", "annotation writes waiting for Grafana, chat messages waiting for the chat", "short",
+		[]target{instant("A", "max by (kind) ("+metricOutboxPending+")", "{{kind}}")}), 8, 6)
+	l.add(timeseries("Outbox oldest entry age", "how long the oldest pending entry of each kind has waited", "s",
+		[]target{query("A", "max by (kind) ("+metricOutboxOldest+")", "{{kind}}")}, nil), 8, 6)
+	l.add(timeseries("Chat messages", "deliveries to chat webhooks by result (dropped: refused for good, e.g. a deleted webhook)", "short",
+		[]target{query("A", "sum by (result) (increase("+metricNotifications+"[$__rate_interval]))", "{{result}}")}, nil), 8, 6)
 
 	return dashboard{
 		UID:           DeploysUID,

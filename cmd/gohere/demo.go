@@ -21,6 +21,7 @@ import (
 	"github.com/gohere/gohere/internal/app"
 	"github.com/gohere/gohere/internal/auth"
 	"github.com/gohere/gohere/internal/client"
+	"github.com/gohere/gohere/internal/notify"
 	"github.com/gohere/gohere/internal/replay"
 	"github.com/gohere/gohere/internal/telemetry"
 )
@@ -76,8 +77,9 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	inbox := &notify.Inbox{}
 	a, err := app.New(ctx, app.Options{DB: filepath.Join(dir, "gohere.db"), Listen: o.listen, Tokens: tokens,
-		Logger: o.logger, Source: src})
+		Logger: o.logger, Source: src, Notify: app.NotifyOptions{Inbox: inbox}})
 	if err != nil {
 		return err
 	}
@@ -105,8 +107,10 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		if problem := demoGates(scriptCtx, o.out, c, human, results); problem != "" {
-			wrong = strings.TrimPrefix(wrong+"; "+problem, "; ")
+		for _, problem := range []string{demoGates(scriptCtx, o.out, c, human, results), demoChat(scriptCtx, o.out, a.URL(), inbox)} {
+			if problem != "" {
+				wrong = strings.TrimPrefix(wrong+"; "+problem, "; ")
+			}
 		}
 		if wrong != "" {
 			return withExit(exitFail, errors.New("demo: "+wrong))
@@ -114,6 +118,7 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 		return nil
 	}
 	printAwaiting(o.out, a.URL(), humanToken, ciToken, results)
+	demoChat(scriptCtx, o.out, a.URL(), inbox)
 	fmt.Fprintln(o.out, "\nServing until Ctrl-C; the database goes with it.")
 	<-ctx.Done()
 	return nil
@@ -415,4 +420,23 @@ func demoGates(ctx context.Context, w io.Writer, ci, human *client.Client, resul
 		}
 	}
 	return strings.Join(wrong, "; ")
+}
+
+// demoChat waits for the channel to hear of everything the demo did (no
+// new message for half a second), prints what it got and says what is
+// wrong, if anything.
+func demoChat(ctx context.Context, w io.Writer, base string, inbox *notify.Inbox) string {
+	seen, quiet := 0, time.Now()
+	for time.Since(quiet) < 500*time.Millisecond && ctx.Err() == nil {
+		if n := len(inbox.Messages()); n != seen {
+			seen, quiet = n, time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintf(w, "\nChat: %d messages, one per state change, at %s/demo/chat\n"+
+		"      (gohere serve --notify-webhook URL posts them to Slack, Mattermost or Rocket.Chat instead).\n", seen, base)
+	if seen == 0 {
+		return "the chat channel received no message"
+	}
+	return ""
 }

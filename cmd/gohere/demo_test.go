@@ -79,6 +79,16 @@ func TestDemoServes(t *testing.T) {
 			}
 			continue
 		}
+		if strings.HasSuffix(u, "/demo/chat") {
+			// The channel heard of the canaries that wait for a person,
+			// with the way to the report's buttons.
+			for _, want := range []string{"Deploy started", "awaiting your decision", "failing</b> at interval", `class="chat-message"`} {
+				if !strings.Contains(body, want) {
+					t.Errorf("%s lacks %q", u, want)
+				}
+			}
+			continue
+		}
 		// The GO HERE link and every scenario deploy's built-in compare
 		// page draw the recorded series.
 		if strings.Contains(u, "/compare?") {

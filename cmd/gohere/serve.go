@@ -26,6 +26,7 @@ func newServeCmd() *cobra.Command {
 		proxyCIDRs    []string
 		humanUsers    string
 		logJSON       bool
+		chat          chatFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -48,6 +49,9 @@ func newServeCmd() *cobra.Command {
 			if opts.HumanUsers, err = server.ParseHumanUsers(humanUsers); err != nil {
 				return err
 			}
+			if opts.Notify, err = chat.options(); err != nil {
+				return err
+			}
 			opts.GrafanaToken = os.Getenv("GOHERE_GRAFANA_TOKEN")
 			opts.Logger = telemetry.NewLogger(cmd.ErrOrStderr(), slog.LevelInfo, logJSON)
 			return serve(cmd.Context(), opts)
@@ -67,6 +71,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringSliceVar(&proxyCIDRs, "trusted-proxy-cidr", nil, "address range of the SSO proxy, e.g. 10.0.0.0/8 (repeatable)")
 	fl.StringVar(&humanUsers, "human-users", os.Getenv("GOHERE_HUMAN_USERS"), "people the SSO proxy may sign in: alice,bob,carol:admin (plain name: human, name:admin: admin; env GOHERE_HUMAN_USERS)")
 	fl.BoolVar(&logJSON, "log-json", false, "log JSON records instead of text")
+	chat.register(fl)
 	return cmd
 }
 

@@ -174,7 +174,9 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 					t.Errorf("deploy %s has %d annotations (tag %s)", id, seen[id], annotate.DeployIDTag(id))
 				}
 			}
-			waitUntil(t, "an empty outbox", 10*time.Second, func() bool { return strings.Contains(scrape(t, p.url), "gohere_outbox_pending 0\n") })
+			waitUntil(t, "an empty outbox", 10*time.Second, func() bool {
+				return strings.Contains(scrape(t, p.url), `gohere_outbox_pending{kind="annotation"} 0`+"\n")
+			})
 			if v := g.Violations(); len(v) > 0 {
 				t.Errorf("requests violating Grafana's API: %v", v)
 			}
@@ -258,6 +260,11 @@ func TestServeBadInput(t *testing.T) {
 		{"proxy range without header", "", []string{"--db", db, "--tokens-file", goodTokens, "--trusted-proxy-cidr", "10.0.0.0/8"}, "--trusted-proxy-header is not"},
 		{"proxy header without range", "", []string{"--db", db, "--tokens-file", goodTokens, "--trusted-proxy-header", "X-Forwarded-User"}, "needs the proxy's addresses"},
 		{"bad proxy range", "", []string{"--db", db, "--tokens-file", goodTokens, "--trusted-proxy-header", "X-Forwarded-User", "--trusted-proxy-cidr", "10.0.0.0/33"}, "10.0.0.0/33"},
+		{"bad webhook", "", []string{"--db", db, "--tokens-file", goodTokens, "--notify-webhook", "ftp://hooks.example/services/T0/B0/s3cr3t"}, "--notify-webhook #1: want an http or https URL"},
+		{"bad generic webhook", "", []string{"--db", db, "--tokens-file", goodTokens, "--notify-generic", "https://ok.example/a", "--notify-generic", "hooks.example/s3cr3t"}, "--notify-generic #2"},
+		{"bad routes", "", []string{"--db", db, "--tokens-file", goodTokens, "--notify-routes", write("routes.yaml", "routes:\n  - service: checkout\n    webhook: [https://hooks.example/s3cr3t]\n")}, "routes.yaml"},
+		{"routes twice wrong", "", []string{"--db", db, "--tokens-file", goodTokens, "--notify-routes", write("routes2.yaml", "routes:\n  - env: 'a b'\n    webhooks: [https://hooks.example/s3cr3t]\n  - webhooks: [hooks.example/s3cr3t]\n")}, "routes[1].webhooks[0]"},
+		{"missing handles", "", []string{"--db", db, "--tokens-file", goodTokens, "--chat-handles", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
 		{"bad canary template", "", []string{"--db", db, "--tokens-file", goodTokens, "--prometheus-url", "http://127.0.0.1:1", "--canary-templates", filepath.Dir(write("tpl/default.yaml", "metrics:\n  - name: a\n    qeury: x\n"))}, "default.yaml"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,6 +273,9 @@ func TestServeBadInput(t *testing.T) {
 			code, out, errOut := gohereCLI(t, append([]string{"serve", "--listen", "127.0.0.1:0"}, tt.args...)...)
 			if code != exitError || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tt.msg) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 3 and one stderr line mentioning %q", code, out, errOut, tt.msg)
+			}
+			if strings.Contains(errOut, "s3cr3t") {
+				t.Errorf("stderr shows a webhook's secret: %q", errOut)
 			}
 		})
 	}

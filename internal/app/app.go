@@ -11,8 +11,10 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gohere/gohere"
@@ -20,6 +22,7 @@ import (
 	"github.com/gohere/gohere/compare"
 	"github.com/gohere/gohere/internal/analysis"
 	"github.com/gohere/gohere/internal/auth"
+	"github.com/gohere/gohere/internal/notify"
 	"github.com/gohere/gohere/internal/outbox"
 	"github.com/gohere/gohere/internal/prom"
 	"github.com/gohere/gohere/internal/server"
@@ -54,6 +57,10 @@ type Options struct {
 	TrustedProxyHeader string
 	TrustedProxyCIDRs  []netip.Prefix
 	HumanUsers         map[string]auth.Role
+	// Notify is the push channel: where every state change of a deploy is
+	// told (Slack-compatible or plain-JSON webhooks, per-service routes,
+	// chat handles of authors). No destination: nothing is told.
+	Notify NotifyOptions
 
 	// retry shortens the outbox's polling and backoff in tests; zero values
 	// take the outbox defaults.
@@ -64,6 +71,22 @@ type Options struct {
 }
 
 type outboxTiming struct{ poll, minBackoff, maxBackoff time.Duration }
+
+// NotifyOptions configure the push channel.
+type NotifyOptions struct {
+	Webhooks []notify.Destination // where deploys no route matches go
+	Routes   notify.Routes
+	Handles  notify.Handles
+	// Timeout bounds one webhook call; default 10s.
+	Timeout time.Duration
+	// Inbox, when set, is one more destination: the server's own
+	// /demo/chat (gohere demo's channel).
+	Inbox *notify.Inbox
+}
+
+func (n NotifyOptions) enabled() bool {
+	return len(n.Webhooks) > 0 || len(n.Routes.Routes) > 0 || n.Inbox != nil
+}
 
 func (o *Options) validate() error {
 	var errs []error
@@ -116,6 +139,7 @@ type App struct {
 	ln        net.Listener
 	http      *http.Server
 	worker    *outbox.Worker   // nil without Grafana
+	notifier  *notify.Worker   // nil without a chat destination
 	runner    *analysis.Runner // nil without a metric store
 	source    analysis.Source  // nil without a metric store
 	publicURL string
@@ -177,6 +201,10 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			return nil, err
 		}
 	}
+	if err := a.newNotifier(links, metrics); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if a.worker != nil {
 		// Whether Grafana takes the annotations: 1 for the state the last
 		// delivery round found, 0 for the others.
@@ -189,14 +217,18 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			})
 		}
 	}
-	metrics.OutboxGauges(func() (int, float64) {
+	metrics.OutboxGauges(func() []telemetry.Queue {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		pending, oldest, err := db.OutboxStats(ctx, time.Now())
-		if err != nil {
-			opts.Logger.Warn("outbox stats", "err", err)
+		qs := []telemetry.Queue{{Kind: "annotation"}, {Kind: "notification"}}
+		for i, stats := range []func(context.Context, time.Time) (int, time.Duration, error){db.OutboxStats, db.NotificationStats} {
+			pending, oldest, err := stats(ctx, time.Now())
+			if err != nil {
+				opts.Logger.Warn("outbox stats", "kind", qs[i].Kind, "err", err)
+			}
+			qs[i].Pending, qs[i].OldestSeconds = pending, oldest.Seconds()
 		}
-		return pending, oldest.Seconds()
+		return qs
 	})
 
 	if err := a.newRunner(metrics); err != nil {
@@ -218,6 +250,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		TrustedProxyHeader: opts.TrustedProxyHeader,
 		TrustedProxyCIDRs:  opts.TrustedProxyCIDRs,
 		HumanUsers:         opts.HumanUsers,
+		ChatInbox:          opts.Notify.Inbox,
 	}
 	if a.runner != nil {
 		srvOpts.Source = a.source
@@ -235,6 +268,40 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.http = newHTTPServer(srv.Handler(), opts.http, opts.Logger)
 	a.http.RegisterOnShutdown(srv.Drain) // long polls answer now instead of holding the shutdown
 	return a, nil
+}
+
+// newNotifier sets up the push channel's worker when there is a
+// destination to tell.
+func (a *App) newNotifier(links compare.Config, m *telemetry.Metrics) error {
+	n := a.opts.Notify
+	if !n.enabled() {
+		return nil
+	}
+	a.db.EnableNotifications()
+	defaults := n.Webhooks
+	if n.Inbox != nil {
+		defaults = append(slices.Clip(defaults), notify.Destination{URL: a.publicURL + "/demo/chat/hook", Format: notify.FormatSlack})
+	}
+	var err error
+	a.notifier, err = notify.New(notify.Options{
+		Queue:    a.db,
+		Reader:   a.db,
+		Defaults: defaults,
+		Routes:   n.Routes,
+		Handles:  n.Handles,
+		Links: func(d gohere.Deploy) notify.Links {
+			return notify.Links{GoHere: compare.URL(links, d), Report: a.reportURL(d)}
+		},
+		Logger:   a.opts.Logger,
+		Recorder: m,
+		Timeout:  n.Timeout,
+		// Room for a few calls per notification (one per destination).
+		Lease:      12 * cmp.Or(n.Timeout, 10*time.Second),
+		Poll:       a.opts.retry.poll,
+		MinBackoff: a.opts.retry.minBackoff,
+		MaxBackoff: a.opts.retry.maxBackoff,
+	})
+	return err
 }
 
 // newRunner sets up the analysis runner when there is a metric store to
@@ -272,6 +339,25 @@ func (a *App) kick() {
 	if a.worker != nil {
 		a.worker.Kick()
 	}
+	if a.notifier != nil {
+		a.notifier.Kick()
+	}
+}
+
+// loops are the app's background loops that are configured, by name;
+// each runs until its context ends.
+func (a *App) loops() map[string]func(context.Context) error {
+	loops := map[string]func(context.Context) error{}
+	if a.worker != nil {
+		loops["outbox worker"] = a.worker.Run
+	}
+	if a.notifier != nil {
+		loops["notify worker"] = a.notifier.Run
+	}
+	if a.runner != nil {
+		loops["analysis runner"] = a.runner.Run
+	}
+	return loops
 }
 
 // URL is the server's public base URL.
@@ -284,26 +370,17 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 func (a *App) Run(ctx context.Context) error {
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
-	workerDone := make(chan struct{})
-	go func() {
-		defer close(workerDone)
-		if a.worker == nil {
-			return
-		}
-		if err := a.worker.Run(workerCtx); err != nil && !errors.Is(err, context.Canceled) {
-			a.opts.Logger.Error("outbox worker stopped", "err", err)
-		}
-	}()
-	runnerDone := make(chan struct{})
-	go func() {
-		defer close(runnerDone)
-		if a.runner != nil {
-			_ = a.runner.Run(workerCtx) // returns nil once ctx ends
-		}
-	}()
+	var background sync.WaitGroup
+	for name, run := range a.loops() {
+		background.Go(func() {
+			if err := run(workerCtx); err != nil && !errors.Is(err, context.Canceled) {
+				a.opts.Logger.Error(name+" stopped", "err", err)
+			}
+		})
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.http.Serve(a.ln) }()
-	a.opts.Logger.Info("gohere serving", "addr", a.Addr(), "url", a.publicURL, "grafana", a.opts.GrafanaURL != "", "engine", a.db.Engine())
+	a.opts.Logger.Info("gohere serving", "addr", a.Addr(), "url", a.publicURL, "grafana", a.opts.GrafanaURL != "", "chat", a.notifier != nil, "engine", a.db.Engine())
 
 	var err error
 	select {
@@ -314,8 +391,7 @@ func (a *App) Run(ctx context.Context) error {
 		cancel()
 	}
 	stopWorker()
-	<-workerDone
-	<-runnerDone
+	background.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

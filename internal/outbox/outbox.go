@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gohere/gohere"
 	"github.com/gohere/gohere/annotate"
+	"github.com/gohere/gohere/internal/retry"
 	"github.com/gohere/gohere/internal/store"
 )
 
@@ -98,24 +98,16 @@ func (o *Options) validate() error {
 	if o.Recorder == nil {
 		o.Recorder = nopRecorder{}
 	}
-	o.Lease = orDefault(o.Lease, time.Minute)
-	o.DeliveryTime = min(orDefault(o.DeliveryTime, o.Lease/3), o.Lease)
-	o.Poll = orDefault(o.Poll, 2*time.Second)
-	o.ExtendEvery = orDefault(o.ExtendEvery, time.Minute)
-	o.MinBackoff = orDefault(o.MinBackoff, time.Second)
-	o.MaxBackoff = orDefault(o.MaxBackoff, time.Minute)
+	o.Lease = retry.Or(o.Lease, time.Minute)
+	o.DeliveryTime = min(retry.Or(o.DeliveryTime, o.Lease/3), o.Lease)
+	o.Poll = retry.Or(o.Poll, 2*time.Second)
+	o.ExtendEvery = retry.Or(o.ExtendEvery, time.Minute)
+	o.MinBackoff = retry.Or(o.MinBackoff, time.Second)
+	o.MaxBackoff = retry.Or(o.MaxBackoff, time.Minute)
 	if o.Batch <= 0 {
 		o.Batch = 50
 	}
 	return nil
-}
-
-// orDefault returns d, or def when d is not positive.
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 type nopRecorder struct{}
@@ -152,32 +144,16 @@ func (w *Worker) Kick() {
 // Store errors are logged and retried at the next poll: the entries stay
 // in the database, so nothing is lost while the store is unavailable.
 func (w *Worker) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
 	extended := time.Now() // what was created just now needs no extension
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-w.kick:
-		case <-timer.C:
-		}
+	return retry.Loop(ctx, w.kick, w.opts.Poll, w.opts.Batch, func(ctx context.Context) (int, error) {
 		if w.opts.Extender != nil && time.Since(extended) >= w.opts.ExtendEvery {
 			extended = time.Now()
 			if _, err := w.opts.Extender.EnqueueRunning(ctx, extended); err != nil && ctx.Err() == nil {
 				w.opts.Logger.Warn("outbox: queue running deploys", "err", err)
 			}
 		}
-		n, err := w.DeliverDue(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.opts.Logger.Warn("outbox: delivery round failed", "err", err)
-		}
-		wait := w.opts.Poll
-		if n == w.opts.Batch && err == nil {
-			wait = 0 // more may be due right now
-		}
-		timer.Reset(wait)
-	}
+		return w.DeliverDue(ctx)
+	}, func(err error) { w.opts.Logger.Warn("outbox: delivery round failed", "err", err) })
 }
 
 // DeliverDue claims the entries due now and delivers them, one write per
@@ -329,7 +305,7 @@ func (w *Worker) write(ctx context.Context, deployID string) (int64, error) {
 func (w *Worker) retry(ctx context.Context, deployID string, entries []store.OutboxEntry, cause error) error {
 	var errs []error
 	for _, e := range entries {
-		next := time.Now().Add(w.backoff(e.Attempts))
+		next := time.Now().Add(retry.Delay(w.opts.MinBackoff, w.opts.MaxBackoff, e.Attempts))
 		w.opts.Logger.Debug("outbox: annotation write failed, will retry",
 			"deploy_id", deployID, "attempt", e.Attempts+1, "next", next, "err", cause)
 		if err := w.opts.Queue.RetryOutbox(ctx, e.ID, next, cause.Error()); err != nil && gohere.KindOf(err) != gohere.NotFound {
@@ -337,16 +313,4 @@ func (w *Worker) retry(ctx context.Context, deployID string, entries []store.Out
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// backoff is the delay before the attempt after `failed` failures:
-// MinBackoff·2^failed capped at MaxBackoff, jittered by ±50 % so that many
-// entries failing together do not retry together.
-func (w *Worker) backoff(failed int) time.Duration {
-	d := w.opts.MinBackoff
-	for i := 0; i < failed && d < w.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, w.opts.MaxBackoff)
-	return time.Duration(float64(d) * (0.5 + rand.Float64()))
 }

@@ -261,20 +261,6 @@ func TestRunDeliversOnKickAndStopsWithContext(t *testing.T) {
 	}
 }
 
-func TestBackoffGrowsIsCappedAndJittered(t *testing.T) {
-	w := &Worker{opts: Options{MinBackoff: time.Second, MaxBackoff: time.Minute}}
-	for _, tc := range []struct {
-		failed int
-		base   time.Duration
-	}{{0, time.Second}, {1, 2 * time.Second}, {5, 32 * time.Second}, {6, time.Minute}, {40, time.Minute}, {1 << 20, time.Minute}} {
-		for range 100 {
-			if got := w.backoff(tc.failed); got < tc.base/2 || got > tc.base*3/2 {
-				t.Fatalf("backoff(%d) = %s, want within ±50%% of %s", tc.failed, got, tc.base)
-			}
-		}
-	}
-}
-
 func TestNewRequiresItsDependencies(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New with no queue, deploys or annotator succeeded")

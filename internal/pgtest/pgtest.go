@@ -331,3 +331,12 @@ func (s *server) createDB(tb testing.TB) string {
 	})
 	return s.dsn(name)
 }
+
+// Engines runs fn once per storage engine, as the subtests "sqlite" and
+// "postgres", each with the DSN of a fresh database: a SQLite file in a
+// temp dir, a new PostgreSQL database (see Start).
+func Engines(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, filepath.Join(t.TempDir(), "gohere.db")) })
+	t.Run("postgres", func(t *testing.T) { fn(t, Start(t)) })
+}

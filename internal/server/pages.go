@@ -31,10 +31,11 @@ var (
 
 func parsePages() (*template.Template, error) {
 	return template.New("pages").Option("missingkey=error").Funcs(template.FuncMap{
-		"when": when,
-		"took": took,
-		"num":  num,
-		"pval": pval,
+		"when":   when,
+		"took":   took,
+		"num":    num,
+		"pval":   pval,
+		"mrkdwn": mrkdwn,
 	}).ParseFS(templateFS, "templates/*.html")
 }
 

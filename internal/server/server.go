@@ -22,6 +22,7 @@ import (
 	"github.com/gohere/gohere"
 	"github.com/gohere/gohere/compare"
 	"github.com/gohere/gohere/internal/auth"
+	"github.com/gohere/gohere/internal/notify"
 	"github.com/gohere/gohere/internal/prom"
 	"github.com/gohere/gohere/internal/telemetry"
 )
@@ -98,6 +99,11 @@ type Options struct {
 	TrustedProxyHeader string
 	TrustedProxyCIDRs  []netip.Prefix
 	HumanUsers         map[string]auth.Role
+
+	// ChatInbox, when set, takes webhook posts at /demo/chat/hook and shows
+	// them on /demo/chat: gohere demo's channel. Never in production: the
+	// hook takes posts from anyone.
+	ChatInbox *notify.Inbox
 }
 
 // MetricSource answers range queries (*prom.Client).
@@ -220,6 +226,10 @@ func New(opts Options) (*Server, error) {
 	e.POST("/deploys/:id/decision", s.decidePage)
 	e.GET("/compare", s.comparePage)
 	e.GET("/login", s.loginPage)
+	if s.opts.ChatInbox != nil {
+		e.GET("/demo/chat", s.chatPage)
+		e.POST("/demo/chat/hook", gin.WrapH(s.opts.ChatInbox))
+	}
 	e.POST("/login", s.login)
 	e.POST("/logout", s.logout)
 	e.GET("/static/gohere.css", func(c *gin.Context) {

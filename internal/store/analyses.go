@@ -454,8 +454,19 @@ func (db *DB) RecordInterval(ctx context.Context, l Lease, iv Interval, p Progre
 		if err != nil {
 			return dbError(err, what+": insert")
 		}
+		facts := NotificationFacts{Seq: iv.Seq, State: p.State, Verdict: cmp.Or(p.Verdict, iv.Verdict), Score: iv.Score}
+		// The first failing interval is news while the run goes on, and when
+		// it ends the run early; the unique key keeps later ones quiet.
+		if iv.Verdict == gohere.VerdictFail && (p.State.Active() || p.State == AnalysisFailedEarly) {
+			if err := db.notify(ctx, tx, deployID, NotifyFailing, l.AnalysisID, "", iv.JudgedAt, facts); err != nil {
+				return err
+			}
+		}
 		if p.State.Active() {
 			return nil
+		}
+		if err := db.notify(ctx, tx, deployID, NotifyVerdict, l.AnalysisID, "", iv.JudgedAt, facts); err != nil {
+			return err
 		}
 		if p.Decision != nil {
 			if err := db.applyDecision(ctx, tx, l.AnalysisID, deployID, *p.Decision); err != nil {

@@ -111,6 +111,11 @@ func (db *DB) applyDecision(ctx context.Context, tx *sql.Tx, analysisID, deployI
 		cleanText(d.Actor, gohere.MaxNameLen), cleanText(d.Reason, gohere.MaxReasonLen), string(d.Source), at); err != nil {
 		return dbError(err, what+": record")
 	}
+	// A halt finishes the deploy too; its message says so, and the
+	// pipeline's own finish (rolled back, say) is told when it comes.
+	if err := db.notify(ctx, tx, deployID, NotifyDecided, analysisID, string(d.Kind), d.DecidedAt, NotificationFacts{Decision: &d}); err != nil {
+		return err
+	}
 	var err error
 	if d.Kind == gohere.DecisionHalt {
 		_, err = tx.ExecContext(ctx, `UPDATE deploys SET status = $1, finished_at = CASE WHEN started_at > $2 THEN started_at ELSE $2 END

@@ -120,6 +120,13 @@ func (db *DB) createDeploy(ctx context.Context, op string, d gohere.Deploy, idem
 				return err
 			}
 		}
+		// A deploy recorded after the fact (already finished: a backfill)
+		// is history, not news: the channel hears nothing of it.
+		if d.Running() {
+			if err := db.notify(ctx, tx, d.ID, NotifyStarted, "", "", d.StartedAt, NotificationFacts{}); err != nil {
+				return err
+			}
+		}
 		return db.enqueue(ctx, tx, d.ID)
 	})
 	switch {
@@ -498,8 +505,11 @@ func (db *DB) FinishDeploy(ctx context.Context, id string, status gohere.Status,
 				if _, err := tx.ExecContext(ctx, "UPDATE deploys SET status = $1 WHERE id = $2", string(status), id); err != nil {
 					return dbError(err, what+": finish")
 				}
+				if status == d.Status {
+					return nil // the pipeline agrees with the halt: nothing new
+				}
 				d.Status = status
-				return db.enqueue(ctx, tx, id)
+				return db.finished(ctx, tx, d, at)
 			}
 			if !d.Running() {
 				return gohere.Errorf(gohere.Conflict, "deploy %s: already finished (%s)", id, d.Status)
@@ -507,12 +517,21 @@ func (db *DB) FinishDeploy(ctx context.Context, id string, status gohere.Status,
 			return gohere.Errorf(gohere.Invalid, "deploy %s: finish time %s is before its start %s",
 				id, at.UTC().Format(time.RFC3339Nano), d.StartedAt.Format(time.RFC3339Nano))
 		}
-		return db.enqueue(ctx, tx, id)
+		return db.finished(ctx, tx, d, at)
 	})
 	if err != nil {
 		return gohere.Deploy{}, err
 	}
 	return d, nil
+}
+
+// finished queues the annotation and the notification of a deploy that
+// just finished (or whose halt the pipeline finished as d.Status).
+func (db *DB) finished(ctx context.Context, tx *sql.Tx, d gohere.Deploy, at time.Time) error {
+	if err := db.notify(ctx, tx, d.ID, NotifyFinished, "", string(d.Status), at, NotificationFacts{Status: d.Status}); err != nil {
+		return err
+	}
+	return db.enqueue(ctx, tx, d.ID)
 }
 
 // haltedByDecision reports whether d was finished by a halt decision.

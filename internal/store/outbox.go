@@ -135,14 +135,23 @@ func cleanText(s string, limit int) string {
 	return strings.ToValidUTF8(s[:limit], "")
 }
 
-// OutboxStats returns how many entries wait for delivery and how long the
-// oldest has waited at now (0 when none).
+// OutboxStats returns how many annotation entries wait for delivery and how
+// long the oldest has waited at now (0 when none).
 func (db *DB) OutboxStats(ctx context.Context, now time.Time) (pending int, oldest time.Duration, err error) {
-	ctx, span := db.start(ctx, "OutboxStats")
+	return db.pendingStats(ctx, "OutboxStats", "SELECT COUNT(*), MIN(created_at) FROM outbox", now)
+}
+
+// NotificationStats is OutboxStats of the push channel's notifications.
+func (db *DB) NotificationStats(ctx context.Context, now time.Time) (pending int, oldest time.Duration, err error) {
+	return db.pendingStats(ctx, "NotificationStats", "SELECT COUNT(*), MIN(created_at) FROM notifications WHERE done_at IS NULL", now)
+}
+
+func (db *DB) pendingStats(ctx context.Context, op, query string, now time.Time) (pending int, oldest time.Duration, err error) {
+	ctx, span := db.start(ctx, op)
 	defer func() { end(span, err) }()
 	var first sql.NullInt64
-	if err := db.read.QueryRowContext(ctx, "SELECT COUNT(*), MIN(created_at) FROM outbox").Scan(&pending, &first); err != nil {
-		return 0, 0, dbError(err, "outbox: stats")
+	if err := db.read.QueryRowContext(ctx, query).Scan(&pending, &first); err != nil {
+		return 0, 0, dbError(err, op)
 	}
 	if first.Valid {
 		oldest = max(0, now.Sub(fromDB(first.Int64)))

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -62,6 +63,8 @@ type DB struct {
 	read  *sql.DB // on SQLite a pool of read-only connections (WAL); on PostgreSQL == write
 	d     dialect
 	stmts sync.Map // stmtKey → *sql.Stmt, see prepare
+
+	notifying atomic.Bool // see EnableNotifications
 
 	// SQLite only, nil on PostgreSQL: inBatch hands writes to the committer
 	// goroutine through batch; inTx wakes the checkpointer through wrote

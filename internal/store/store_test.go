@@ -26,18 +26,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // engines runs fn once per engine, each on a fresh, migrated database.
 func engines(t *testing.T, fn func(t *testing.T, db *store.DB, dsn string)) {
 	t.Helper()
-	for _, e := range []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "gohere.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.Start(t) }},
-	} {
-		t.Run(e.name, func(t *testing.T) {
-			dsn := e.dsn(t)
-			fn(t, open(t, dsn), dsn)
-		})
-	}
+	pgtest.Engines(t, func(t *testing.T, dsn string) { fn(t, open(t, dsn), dsn) })
 }
 
 func open(t *testing.T, dsn string) *store.DB {

@@ -24,7 +24,7 @@ type Metrics struct {
 
 	outboxOnce sync.Once
 	outboxMu   sync.Mutex
-	outbox     func() (int, float64)
+	outbox     func() []Queue
 
 	envMu sync.Mutex
 	envs  map[string]bool // the env label values given out so far
@@ -41,6 +41,9 @@ func NewMetrics() *Metrics {
 	m := &Metrics{set: metrics.NewSet(), envs: map[string]bool{}}
 	for _, r := range annotationResults {
 		m.set.GetOrCreateCounter(`gohere_annotation_writes_total{result="` + r + `"}`)
+	}
+	for _, r := range notificationResults {
+		m.set.GetOrCreateCounter(`gohere_notifications_total{result="` + r + `"}`)
 	}
 	return m
 }
@@ -85,10 +88,17 @@ func (m *Metrics) AnnotationWrite(result string) {
 	m.set.GetOrCreateCounter(`gohere_annotation_writes_total{result="` + bounded(result, annotationResults...) + `"}`).Inc()
 }
 
-// OutboxGauges exposes gohere_outbox_pending and gohere_outbox_oldest_seconds,
-// both computed by one call of f per scrape (f usually queries the database).
-// A later call replaces f.
-func (m *Metrics) OutboxGauges(f func() (pending int, oldestSeconds float64)) {
+// Queue is one kind of durable outbox entry and how it stands.
+type Queue struct {
+	Kind          string // annotation, notification
+	Pending       int
+	OldestSeconds float64 // how long the oldest pending entry has waited
+}
+
+// OutboxGauges exposes gohere_outbox_pending{kind} and
+// gohere_outbox_oldest_seconds{kind}, all computed by one call of f per
+// scrape (f usually queries the database). A later call replaces f.
+func (m *Metrics) OutboxGauges(f func() []Queue) {
 	m.outboxMu.Lock()
 	m.outbox = f
 	m.outboxMu.Unlock()
@@ -97,11 +107,22 @@ func (m *Metrics) OutboxGauges(f func() (pending int, oldestSeconds float64)) {
 			m.outboxMu.Lock()
 			f := m.outbox
 			m.outboxMu.Unlock()
-			pending, oldest := f()
-			metrics.WriteGaugeUint64(w, "gohere_outbox_pending", uint64(max(pending, 0)))
-			metrics.WriteGaugeFloat64(w, "gohere_outbox_oldest_seconds", oldest)
+			for _, q := range f() {
+				kind := "{kind=" + quote(q.Kind) + "}"
+				metrics.WriteGaugeUint64(w, "gohere_outbox_pending"+kind, uint64(max(q.Pending, 0)))
+				metrics.WriteGaugeFloat64(w, "gohere_outbox_oldest_seconds"+kind, q.OldestSeconds)
+			}
 		})
 	})
+}
+
+// notificationResults is the bounded set of Notification results.
+var notificationResults = []string{"ok", "error", "dropped"}
+
+// Notification counts one push-channel delivery by result: ok, error (to be
+// retried) or dropped (refused for good, e.g. a deleted webhook).
+func (m *Metrics) Notification(result string) {
+	m.set.GetOrCreateCounter(`gohere_notifications_total{result="` + bounded(result, notificationResults...) + `"}`).Inc()
 }
 
 // analysisBuckets span one query of a local store (milliseconds) to an

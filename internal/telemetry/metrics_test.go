@@ -26,7 +26,11 @@ func TestExposition(t *testing.T) {
 	m.AnnotationWrite("ok")
 	m.AnnotationWrite("retry")
 	m.AnnotationWrite("exploded") // not a known result: counted as other
-	m.OutboxGauges(func() (int, float64) { return 3, 12.5 })
+	m.Notification("ok")
+	m.Notification("dropped")
+	m.OutboxGauges(func() []telemetry.Queue {
+		return []telemetry.Queue{{Kind: "annotation", Pending: 3, OldestSeconds: 12.5}, {Kind: "notification", Pending: 1}}
+	})
 	got := scrape(m)
 	for _, want := range []string{
 		`gohere_deploys_total{env="prod",stage="canary"} 2`,
@@ -40,8 +44,12 @@ func TestExposition(t *testing.T) {
 		`gohere_annotation_writes_total{result="retry"} 1`,
 		`gohere_annotation_writes_total{result="error"} 0`,
 		`gohere_annotation_writes_total{result="other"} 1`,
-		"gohere_outbox_pending 3\n",
-		"gohere_outbox_oldest_seconds 12.5\n",
+		`gohere_notifications_total{result="ok"} 1`,
+		`gohere_notifications_total{result="dropped"} 1`,
+		`gohere_notifications_total{result="error"} 0`,
+		`gohere_outbox_pending{kind="annotation"} 3` + "\n",
+		`gohere_outbox_oldest_seconds{kind="annotation"} 12.5` + "\n",
+		`gohere_outbox_pending{kind="notification"} 1` + "\n",
 		"process_resident_memory_bytes",
 		"go_goroutines",
 	} {
@@ -65,23 +73,23 @@ func TestLabelValuesAreEscaped(t *testing.T) {
 func TestOutboxGaugesCallFOncePerScrape(t *testing.T) {
 	m := telemetry.NewMetrics()
 	calls := 0
-	m.OutboxGauges(func() (int, float64) { calls++; return -1, 0 })
+	m.OutboxGauges(func() []telemetry.Queue { calls++; return []telemetry.Queue{{Kind: "annotation", Pending: -1}} })
 	for i := range 3 {
 		got := scrape(m)
 		if calls != i+1 {
 			t.Fatalf("after %d scrapes f was called %d times", i+1, calls)
 		}
-		if !strings.Contains(got, "gohere_outbox_pending 0\n") {
+		if !strings.Contains(got, `gohere_outbox_pending{kind="annotation"} 0`+"\n") {
 			t.Errorf("a negative pending count is not clamped to 0:\n%s", got)
 		}
 	}
 	// A second registration replaces f instead of writing the gauges twice.
-	m.OutboxGauges(func() (int, float64) { return 7, 1 })
+	m.OutboxGauges(func() []telemetry.Queue { return []telemetry.Queue{{Kind: "annotation", Pending: 7}} })
 	got := scrape(m)
-	if n := strings.Count(got, "gohere_outbox_pending "); n != 1 {
+	if n := strings.Count(got, "gohere_outbox_pending{"); n != 1 {
 		t.Errorf("gohere_outbox_pending written %d times, want once", n)
 	}
-	if !strings.Contains(got, "gohere_outbox_pending 7\n") {
+	if !strings.Contains(got, `gohere_outbox_pending{kind="annotation"} 7`+"\n") {
 		t.Errorf("exposition does not use the replaced f:\n%s", got)
 	}
 }
