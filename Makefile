@@ -19,8 +19,13 @@ check:
 build:
 	$(GO) build -o gohere ./cmd/gohere
 
+# demo builds ./gohere first and says so: a cold `go run ./cmd/gohere demo`
+# compiles every dependency for minutes before it prints a line.
+# Flags: make demo DEMO_FLAGS=--once
 demo:
-	$(GO) run ./cmd/gohere demo
+	@echo "make demo: building ./gohere first (the first build compiles every dependency and may take a few minutes)..."
+	$(GO) build -o gohere ./cmd/gohere
+	./gohere demo $(DEMO_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -74,6 +74,9 @@ type Deploy struct {
 	Changes         []Change  `json:"changes"`
 	StartedAt       time.Time `json:"started_at"`
 	FinishedAt      time.Time `json:"finished_at,omitzero"` // zero while running
+	// CommitTime is when the newest commit of the deploy was made, for the
+	// lead time for changes; zero when the pipeline did not say.
+	CommitTime time.Time `json:"commit_time,omitzero"`
 	// Judgement is the newest canary analysis of the deploy; nil when it
 	// has none. The store fills it in on every read.
 	Judgement *Judgement `json:"judgement,omitempty"`

@@ -55,17 +55,6 @@ type Judgement struct {
 	Decision   *Decision `json:"decision,omitempty"` // the current decision; nil while undecided
 }
 
-// Alert is an alert received from Alertmanager or Grafana.
-type Alert struct {
-	Name        string            `json:"name"`
-	Service     string            `json:"service"`
-	Env         string            `json:"env,omitempty"`
-	Status      string            `json:"status"` // firing | resolved
-	StartsAt    time.Time         `json:"starts_at"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Fingerprint string            `json:"fingerprint,omitempty"`
-}
-
 // ValidateReason checks the reason given with a decision: one line of at
 // most MaxReasonLen bytes, required for a halt (whoever reads the trail
 // must learn why the rollout was stopped).

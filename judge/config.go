@@ -5,8 +5,8 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
-	"text/template"
 	"time"
 )
 
@@ -380,8 +380,9 @@ func (c Config) problems() []problem {
 		for _, g := range m.Groups {
 			used[g] = true
 		}
-		ps = append(ps, m.problems(at)...)
+		ps = append(ps, m.problems(at, c.varNames())...)
 	}
+	ps = append(ps, c.strayGroups(used)...)
 	var sum float64
 	for _, g := range slices.Sorted(maps.Keys(c.Groups)) {
 		w := c.Groups[g]
@@ -404,6 +405,32 @@ func (c Config) problems() []problem {
 	return ps
 }
 
+// strayGroups reports the groups of metrics that have no weight while a
+// weighted group has no metric: a typo such as groups: [latncy], which the
+// weighted group's own problem ("no metric belongs to latency") does not
+// name.
+func (c Config) strayGroups(used map[string]bool) []problem {
+	var orphans []string
+	for _, g := range slices.Sorted(maps.Keys(c.Groups)) {
+		if !used[g] {
+			orphans = append(orphans, strconv.Quote(g))
+		}
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	var ps []problem
+	for i, m := range c.Metrics {
+		for j, g := range m.Groups {
+			if _, weighted := c.Groups[g]; !weighted && g != "" && g != DefaultGroup {
+				ps = append(ps, problem{fmt.Sprintf("metrics[%d].groups[%d]", i, j),
+					fmt.Sprintf("unknown group %q: groups gives it no weight, and %s has no metric; a typo?", g, strings.Join(orphans, ", "))})
+			}
+		}
+	}
+	return ps
+}
+
 func allWeighted(used map[string]bool, weights map[string]float64) bool {
 	for g := range used {
 		if _, ok := weights[g]; !ok {
@@ -413,7 +440,7 @@ func allWeighted(used map[string]bool, weights map[string]float64) bool {
 	return true
 }
 
-func (m Metric) problems(at string) []problem {
+func (m Metric) problems(at string, vars []string) []problem {
 	var ps []problem
 	add := func(path, format string, args ...any) {
 		ps = append(ps, problem{path, fmt.Sprintf(format, args...)})
@@ -437,8 +464,8 @@ func (m Metric) problems(at string) []problem {
 		if q.text == "" {
 			continue
 		}
-		if _, err := template.New(q.field).Option("missingkey=error").Parse(q.text); err != nil {
-			add(at+"."+q.field, "not a valid template: %v", err)
+		if err := checkTemplate(q.field, q.text, vars); err != nil {
+			add(at+"."+q.field, "%v", err)
 		}
 	}
 	for j, g := range m.Groups {

@@ -2,15 +2,19 @@ package judge
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"strconv"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/gohere/gohere"
 )
@@ -79,13 +83,20 @@ func decodeYAML(data []byte) (cfg Config, err error) {
 		return Config{}, err
 	}
 	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict()); err != nil {
-		return Config{}, gohere.Errorf(gohere.Invalid, "%s", yamlError(err))
+		return Config{}, gohere.Errorf(gohere.Invalid, "%s", yamlError(err, data))
 	}
 	return cfg, nil
 }
 
-// yamlError renders a decoding error as "line L, column C: message".
-func yamlError(err error) string {
+// yamlError renders a decoding error as "line L, column C: message"; a
+// value of the wrong type as "line L, column C: config: metrics[2].critical:
+// want true or false, got "ture"" (the decoder's own message names Go types).
+func yamlError(err error, data []byte) string {
+	if want, got, tk := wrongType(err); tk != nil && tk.Position != nil {
+		file, _ := parser.ParseBytes(data, 0)
+		return fmt.Sprintf("config: line %d, column %d: %s: want %s, got %s", tk.Position.Line, tk.Position.Column,
+			cmp.Or(pathAt(file, tk.Position), "the config"), want, got)
+	}
 	if ye, ok := errors.AsType[yaml.Error](err); ok {
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			return fmt.Sprintf("line %d, column %d: %s", tk.Position.Line, tk.Position.Column, ye.GetMessage())
@@ -105,6 +116,11 @@ func joinProblems(ps []problem, file *ast.File) error {
 			where = fmt.Sprintf("%s (line %d)", p.path, line)
 		}
 		errs = append(errs, gohere.Errorf(gohere.Invalid, "config: %s: %s", where, p.msg))
+	}
+	if len(errs) > 1 {
+		// A heading line, so that each problem starts a line of its own
+		// below whatever prefix the caller adds.
+		return gohere.Errorf(gohere.Invalid, "%d problems:\n%w", len(errs), errors.Join(errs...))
 	}
 	return errors.Join(errs...)
 }
@@ -163,4 +179,116 @@ func isKayenta(data []byte) bool {
 		}
 	}
 	return false
+}
+
+// wrongType describes a value of the wrong type: what the setting wants,
+// what it got and where; tk is nil for other errors.
+func wrongType(err error) (want, got string, tk *token.Token) {
+	if te, ok := errors.AsType[*yaml.TypeError](err); ok && te.DstType != nil {
+		return typeName(te.DstType), valueName(te.Token), te.Token
+	}
+	if ne, ok := errors.AsType[*yaml.UnexpectedNodeTypeError](err); ok {
+		return nodeTypeName(ne.Expected), valueName(ne.Token), ne.Token
+	}
+	return "", "", nil
+}
+
+func typeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	}
+	return "another value"
+}
+
+func nodeTypeName(t ast.NodeType) string {
+	switch t {
+	case ast.SequenceType:
+		return "a list"
+	case ast.MappingType, ast.MappingValueType:
+		return "a mapping"
+	}
+	return "a single value"
+}
+
+// valueName is the offending value as written, or what kind of value it
+// is when it starts a list or a mapping.
+func valueName(tk *token.Token) string {
+	if tk == nil {
+		return "another value"
+	}
+	switch tk.Type {
+	case token.SequenceStartType, token.SequenceEntryType:
+		return "a list"
+	case token.MappingStartType, token.MappingValueType:
+		return "a mapping"
+	}
+	return strconv.Quote(tk.Value)
+}
+
+// pathAt is the setting, in LoadConfig's path syntax (metrics[2].critical),
+// whose value starts at pos; "" when none does.
+func pathAt(file *ast.File, pos *token.Position) string {
+	if file == nil {
+		return ""
+	}
+	for _, doc := range file.Docs {
+		if p, ok := findPath(doc.Body, "", pos); ok {
+			return p
+		}
+	}
+	return ""
+}
+
+func findPath(n ast.Node, path string, pos *token.Position) (string, bool) {
+	if n == nil {
+		return "", false
+	}
+	if tk := n.GetToken(); tk != nil && tk.Position != nil && path != "" &&
+		tk.Position.Line == pos.Line && tk.Position.Column == pos.Column {
+		return path, true
+	}
+	join := func(key string) string {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	switch n := n.(type) {
+	case *ast.MappingNode:
+		for _, kv := range n.Values {
+			if p, ok := findPath(kv, path, pos); ok {
+				return p, true
+			}
+		}
+	case *ast.MappingValueNode:
+		if n.Key != nil {
+			return findPath(n.Value, join(n.Key.GetToken().Value), pos)
+		}
+	case *ast.SequenceNode:
+		for i, v := range n.Values {
+			if p, ok := findPath(v, fmt.Sprintf("%s[%d]", path, i), pos); ok {
+				return p, true
+			}
+		}
+	case *ast.TagNode:
+		return findPath(n.Value, path, pos)
+	case *ast.AnchorNode:
+		return findPath(n.Value, path, pos)
+	}
+	return "", false
 }

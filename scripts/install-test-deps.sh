@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests run for real (PostgreSQL, VictoriaMetrics,
-# Prometheus, Chromium), only those missing, so a fresh machine with Go passes
+# Prometheus, Alertmanager, Chromium), only those missing, so a fresh machine with Go passes
 # `make test`. Needs root or sudo; apt-get update runs only when something is missing.
 set -euo pipefail
 
@@ -10,6 +10,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 have victoria-metrics || need+=(victoria-metrics)
 have prometheus && have promtool || need+=(prometheus)
 have chromium || need+=(chromium)
+have prometheus-alertmanager || need+=(prometheus-alertmanager)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -25,7 +26,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The packages start their own services; tests start private instances instead.
-for svc in postgresql victoria-metrics prometheus; do
+for svc in postgresql victoria-metrics prometheus prometheus-alertmanager; do
   $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
   $sudo service "$svc" stop >/dev/null 2>&1 || true
 done

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +106,9 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 		return fmt.Errorf("demo: %w", err)
 	}
 	wrong := printDemo(o.out, a.URL(), dir, linked, results)
+	if problem := demoAlert(scriptCtx, o.out, a.URL(), ciToken, results); problem != "" {
+		wrong = strings.TrimPrefix(wrong+"; "+problem, "; ")
+	}
 	if o.once {
 		human, err := client.New(a.URL(), humanToken, 30*time.Second)
 		if err != nil {
@@ -438,5 +445,53 @@ func demoChat(ctx context.Context, w io.Writer, base string, inbox *notify.Inbox
 	if seen == 0 {
 		return "the chat channel received no message"
 	}
+	return ""
+}
+
+// demoAlert sends what Alertmanager would when the service of the latency
+// regression's canary, still running, pages: gohere correlates the alert
+// with the service's running canaries, tells the likeliest one's channel
+// and lists it on their pages. It prints the alert and says what is wrong,
+// if anything.
+func demoAlert(ctx context.Context, w io.Writer, base, token string, results []demoResult) string {
+	var canary *demoResult
+	for i, r := range results {
+		if r.awaiting && r.scenario.Name == linkedScenario {
+			canary = &results[i]
+		}
+	}
+	if canary == nil {
+		return "no running canary of " + linkedScenario + " to alert on"
+	}
+	sc := canary.scenario // its service also runs the healthy canary: both are candidates
+	payload, err := json.Marshal(map[string]any{"version": "4", "status": "firing", "alerts": []map[string]any{{
+		"status":      "firing",
+		"labels":      map[string]string{"alertname": "HighLatency", "service": sc.Service, "env": sc.Env, "severity": "critical"},
+		"annotations": map[string]string{"summary": "p99 latency above the SLO for 5 minutes"},
+		"startsAt":    time.Now().UTC().Format(time.RFC3339), "fingerprint": "demo-high-latency",
+	}}})
+	if err != nil {
+		return "alert: " + err.Error()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/hooks/alertmanager", bytes.NewReader(payload))
+	if err != nil {
+		return "alert: " + err.Error()
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "alert: " + err.Error()
+	}
+	defer resp.Body.Close()
+	var got struct{ Alerts []gohere.Alert }
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK ||
+		len(got.Alerts) != 1 || len(got.Alerts[0].Correlations) == 0 {
+		return fmt.Sprintf("alert: HTTP %d (%v); want 200 and the alert correlated with the running canaries", resp.StatusCode, err)
+	}
+	cs := got.Alerts[0].Correlations
+	fmt.Fprintf(w, "\nAlert HighLatency of %s/%s, as Alertmanager sends it to /hooks/alertmanager: correlated with %d deploys;\n"+
+		"the likeliest, %s %s (%s), is told in chat and lists it: %s/deploys/%s\n",
+		sc.Service, sc.Env, len(cs), cs[0].Stage, cs[0].Version, cs[0].Reason, base, url.PathEscape(cs[0].DeployID))
 	return ""
 }

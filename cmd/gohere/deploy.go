@@ -40,6 +40,11 @@ func (f *clientFlags) client() (*client.Client, error) {
 	if token == "" {
 		token = os.Getenv("GOHERE_TOKEN")
 	}
+	if token == "" {
+		// Every API route needs one: asking the server only to hear "send
+		// Authorization: Bearer" would name a header the user never sets.
+		return nil, gohere.Errorf(gohere.Invalid, "no API token: set GOHERE_TOKEN or --token")
+	}
 	return client.New(f.server, token, f.timeout)
 }
 
@@ -64,11 +69,12 @@ func newDeployCmd() *cobra.Command {
 
 func newDeployStartCmd() *cobra.Command {
 	var (
-		cf        clientFlags
-		req       client.StartRequest
-		changes   []string
-		startedAt string
-		analyze   string
+		cf         clientFlags
+		req        client.StartRequest
+		changes    []string
+		startedAt  string
+		commitTime string
+		analyze    string
 	)
 	cmd := &cobra.Command{
 		Use:   "start --service S --env E --version V",
@@ -86,6 +92,9 @@ func newDeployStartCmd() *cobra.Command {
 			if req.StartedAt, err = parseTimeFlag("started-at", startedAt); err != nil {
 				return err
 			}
+			if req.CommitTime, err = parseTimeFlag("commit-time", commitTime); err != nil {
+				return err
+			}
 			if analyze != "" {
 				config, err := os.ReadFile(analyze)
 				if err != nil {
@@ -97,11 +106,16 @@ func newDeployStartCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := c.StartDeploy(ciTraceContext(cmd.Context()), req)
+			ctx := ciTraceContext(cmd.Context())
+			d, err := c.StartDeploy(ctx, req)
 			if err != nil {
 				return err
 			}
-			return printDeploy(cmd.OutOrStdout(), cf.output, d)
+			if err := printDeploy(cmd.OutOrStdout(), cf.output, d); err != nil {
+				return err
+			}
+			warnOtherCanaries(ctx, cmd.ErrOrStderr(), c, d)
+			return nil
 		},
 	}
 	cf.register(cmd)
@@ -117,6 +131,7 @@ func newDeployStartCmd() *cobra.Command {
 	fl.StringVar(&req.PR, "pr", "", "pull request URL")
 	fl.StringArrayVar(&changes, "change", nil, "a shipped change as SHA:AUTHOR:TITLE (repeatable)")
 	fl.StringVar(&startedAt, "started-at", "", "when the deploy started, as an RFC3339 time within the last 30 days, to record it after the fact (default: now)")
+	fl.StringVar(&commitTime, "commit-time", os.Getenv("GOHERE_COMMIT_TIME"), "when the newest commit was made, RFC3339 (e.g. git log -1 --format=%cI), for the DORA lead time for changes (env GOHERE_COMMIT_TIME)")
 	fl.StringVar(&analyze, "analyze", "", "canary config (YAML, JSON or Kayenta) whose analysis starts with the deploy, in the same request")
 	fl.StringVar(&req.IdempotencyKey, "idempotency-key", os.Getenv("GOHERE_IDEMPOTENCY_KEY"), "makes a retried start return the same deploy")
 	for _, name := range []string{"service", "env", "version"} {
@@ -127,8 +142,8 @@ func newDeployStartCmd() *cobra.Command {
 
 func newDeployFinishCmd() *cobra.Command {
 	var (
-		cf     clientFlags
-		status string
+		cf                 clientFlags
+		status, finishedAt string
 	)
 	cmd := &cobra.Command{
 		Use:   "finish ID --status succeeded|failed|halted|rolled_back",
@@ -139,11 +154,15 @@ func newDeployFinishCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			at, err := parseTimeFlag("finished-at", finishedAt)
+			if err != nil {
+				return err
+			}
 			c, err := cf.client()
 			if err != nil {
 				return err
 			}
-			d, err := c.FinishDeploy(ciTraceContext(cmd.Context()), args[0], st)
+			d, err := c.FinishDeployAt(ciTraceContext(cmd.Context()), args[0], st, at)
 			if err != nil {
 				return err
 			}
@@ -152,6 +171,7 @@ func newDeployFinishCmd() *cobra.Command {
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&status, "status", "", "succeeded, failed, halted or rolled_back (required)")
+	cmd.Flags().StringVar(&finishedAt, "finished-at", "", "when the deploy finished, as an RFC3339 time, to record it after the fact (default: now); a backfilled deploy is the baseline of later ones only from then on")
 	_ = cmd.MarkFlagRequired("status")
 	return cmd
 }
@@ -167,6 +187,9 @@ func newDeployListCmd() *cobra.Command {
 		Short: "List deploys, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.Limit < 1 {
+				return gohere.Errorf(gohere.Invalid, "--limit %d: want a positive number", f.Limit)
+			}
 			var err error
 			if f.Since, err = parseTimeFlag("since", since); err != nil {
 				return err
@@ -205,6 +228,32 @@ func newDeployListCmd() *cobra.Command {
 	return cmd
 }
 
+// canaryLookback is how many of a service's newest deploys in an env
+// warnOtherCanaries looks through: a canary still running behind that many
+// newer deploys was forgotten long ago.
+const canaryLookback = 100
+
+// warnOtherCanaries says on stderr (stdout may be JSON a script reads) when
+// another canary of the deploy's service and env is still running: both
+// are allowed, but their analyses then compare against traffic the other
+// canary also shapes, and one of them was likely forgotten.
+func warnOtherCanaries(ctx context.Context, w io.Writer, c *client.Client, d client.DeployView) {
+	if d.Stage != gohere.StageCanary {
+		return
+	}
+	ds, err := c.ListDeploys(ctx, gohere.DeployFilter{Service: d.Service, Env: d.Env, Limit: canaryLookback})
+	if err != nil {
+		fmt.Fprintf(w, "gohere: warning: could not check for other running canaries of %s in %s: %s\n", d.Service, d.Env, oneLine(err.Error()))
+		return
+	}
+	for _, o := range ds {
+		if o.ID != d.ID && o.Stage == gohere.StageCanary && o.Status == gohere.StatusRunning {
+			fmt.Fprintf(w, "gohere: warning: another canary of %s in %s is running: deploy %s (%s, started %s)\n",
+				d.Service, d.Env, o.ID, o.Version, o.StartedAt.UTC().Format(time.RFC3339))
+		}
+	}
+}
+
 func parseTimeFlag(name, v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
@@ -231,7 +280,9 @@ func printDeploy(w io.Writer, format string, d client.DeployView) error {
 	}
 	baseline := d.BaselineVersion
 	if baseline == "" {
-		baseline = "none (first deploy of this service here)"
+		// Not "first deploy": earlier ones may exist that had not finished
+		// succeeded by the time this one started (a backfilled start).
+		baseline = fmt.Sprintf("none (no deploy of %s in %s had finished succeeded before this one started)", d.Service, d.Env)
 	}
 	report := d.ReportURL
 	if j := d.Judgement; j != nil {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -132,7 +134,41 @@ func judgeFiles(cfg judge.Config, baselinePath, canaryPath string) (judgement, e
 	if err != nil {
 		return judgement{}, err
 	}
+	if err := someMetricHasData(cfg, recorded{baselinePath, baseline}, recorded{canaryPath, canary}); err != nil {
+		return judgement{}, err
+	}
 	return judgement{Report: judge.Judge(cfg, baseline, canary)}, nil
+}
+
+// recorded is a data file as read.
+type recorded struct {
+	path string
+	data judge.Data
+}
+
+// someMetricHasData refuses files of which no series is named like a metric
+// of the config: that is the wrong file or the wrong config, not a canary
+// without data, and a NoData verdict with a warning per metric would hide it.
+func someMetricHasData(cfg judge.Config, files ...recorded) error {
+	metrics := make([]string, len(cfg.Metrics))
+	for i, m := range cfg.Metrics {
+		metrics[i] = m.Name
+		for _, f := range files {
+			if _, ok := f.data[m.Name]; ok {
+				return nil
+			}
+		}
+	}
+	seen := make([]string, len(files))
+	for i, f := range files {
+		names := slices.Sorted(maps.Keys(f.data))
+		if len(names) == 0 {
+			names = []string{"no series"}
+		}
+		seen[i] = fmt.Sprintf("%s has %s", f.path, strings.Join(names, ", "))
+	}
+	return gohere.Errorf(gohere.Invalid, "no metric of the config (%s) is in the data: %s",
+		strings.Join(metrics, ", "), strings.Join(seen, "; "))
 }
 
 func judgeLive(ctx context.Context, cfg judge.Config, w liveWindow, baseline, canary string) (judgement, error) {
@@ -190,7 +226,7 @@ func readDataFile(path string) (judge.Data, error) {
 	return d, nil
 }
 
-// verdictExit maps a verdict to the exit-code contract of DESIGN.md §3.
+// verdictExit maps a verdict to the exit-code contract (docs/contracts.md).
 func verdictExit(v gohere.Verdict) error {
 	switch v {
 	case gohere.VerdictPass:

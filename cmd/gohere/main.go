@@ -18,7 +18,7 @@ import (
 	"github.com/gohere/gohere"
 )
 
-// Exit codes are a contract (DESIGN.md §3): CI scripts branch on them.
+// Exit codes are a contract (docs/contracts.md): CI scripts branch on them.
 const (
 	exitOK        = 0
 	exitFail      = 1 // judge: fail; gate: halted or failed
@@ -58,8 +58,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if ec, ok := errors.AsType[*exitCodeError](err); err == nil || ok && ec.err == nil {
 		return code
 	}
-	fmt.Fprintln(stderr, "gohere: "+oneLine(err.Error()))
+	printError(stderr, err)
 	return code
+}
+
+// printError writes err as one line, except an error that lists problems
+// under a heading ending in "problems:" (a canary config's, see
+// judge.LoadConfig, also when it comes back from the API): that is the
+// heading after "gohere: " and one indented line per problem, so that a
+// person can work through them.
+func printError(w io.Writer, err error) {
+	heading, rest, found := strings.Cut(err.Error(), "\n")
+	if !found || !strings.HasSuffix(strings.TrimSpace(heading), "problems:") {
+		fmt.Fprintln(w, "gohere: "+oneLine(err.Error()))
+		return
+	}
+	fmt.Fprintln(w, "gohere: "+oneLine(heading))
+	for line := range strings.SplitSeq(rest, "\n") {
+		if line = oneLine(line); line != "" {
+			fmt.Fprintln(w, "  "+line)
+		}
+	}
 }
 
 // exitCode is the exit code a command's error asks for.
@@ -88,5 +107,58 @@ func newRootCmd() *cobra.Command {
 		return gohere.Errorf(gohere.Invalid, "%w", err)
 	})
 	root.AddCommand(subcommands()...)
+	requireSubcommands(root)
 	return root
+}
+
+// requireSubcommands makes every command that only groups subcommands
+// refuse to run alone or with an unknown subcommand: cobra would print the
+// help and exit 0, which a CI script takes for success.
+func requireSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		requireSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	// "gohere deploy lst --service x" is a mistyped subcommand, not an
+	// unknown flag of "gohere deploy".
+	cmd.FParseErrWhitelist.UnknownFlags = true
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) > 0 && args[0] == "help": // asked for, as "gohere help deploy" is
+			return cmd.Help()
+		case len(args) > 0:
+			return unknownSubcommand(cmd, args[0])
+		}
+		cmd.SetOut(cmd.ErrOrStderr()) // stdout may be parsed by a script
+		if err := cmd.Help(); err != nil {
+			return err
+		}
+		return gohere.Errorf(gohere.Invalid, "%s needs a subcommand: %s", cmd.CommandPath(), strings.Join(subcommandNames(cmd), ", "))
+	}
+}
+
+func unknownSubcommand(cmd *cobra.Command, name string) error {
+	hint := "want one of " + strings.Join(subcommandNames(cmd), ", ")
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor alone does not apply
+	}
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		hint = "did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return gohere.Errorf(gohere.Invalid, "unknown command %q for %q; %s", name, cmd.CommandPath(), hint)
+}
+
+// subcommandNames are the subcommands a user may type, sorted as cobra
+// lists them.
+func subcommandNames(cmd *cobra.Command) []string {
+	var names []string
+	for _, sub := range cmd.Commands() {
+		if sub.IsAvailableCommand() {
+			names = append(names, sub.Name())
+		}
+	}
+	return names
 }

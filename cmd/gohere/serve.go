@@ -27,6 +27,7 @@ func newServeCmd() *cobra.Command {
 		humanUsers    string
 		logJSON       bool
 		chat          chatFlags
+		alerts        alertFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -52,6 +53,9 @@ func newServeCmd() *cobra.Command {
 			if opts.Notify, err = chat.options(); err != nil {
 				return err
 			}
+			if opts.AlertMapping, err = alerts.mapping(); err != nil {
+				return err
+			}
 			opts.GrafanaToken = os.Getenv("GOHERE_GRAFANA_TOKEN")
 			opts.Logger = telemetry.NewLogger(cmd.ErrOrStderr(), slog.LevelInfo, logJSON)
 			return serve(cmd.Context(), opts)
@@ -72,6 +76,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&humanUsers, "human-users", os.Getenv("GOHERE_HUMAN_USERS"), "people the SSO proxy may sign in: alice,bob,carol:admin (plain name: human, name:admin: admin; env GOHERE_HUMAN_USERS)")
 	fl.BoolVar(&logJSON, "log-json", false, "log JSON records instead of text")
 	chat.register(fl)
+	alerts.register(fl)
 	return cmd
 }
 

@@ -140,7 +140,7 @@ func TestDeployStartAnalyze(t *testing.T) {
 		{"missing file", append([]string{"deploy", "start", "--service", "s1", "--env", "prod", "--version", "v2", "--baseline", "v1",
 			"--analyze", filepath.Join(t.TempDir(), "nope.yaml")}, conn...), "no such file"},
 		{"invalid config", append([]string{"deploy", "start", "--service", "s1", "--env", "prod", "--version", "v2", "--baseline", "v1",
-			"--analyze", bad}, conn...), "pass 50 is below marginal 75"},
+			"--analyze", bad}, conn...), "2 problems:\npass 50 is below marginal 75\nmetrics[0].query (line 3)"},
 		{"no baseline", append([]string{"deploy", "start", "--service", "s1", "--env", "prod", "--version", "v2",
 			"--analyze", good}, conn...), "baseline"},
 		{"server without a metric store", []string{"deploy", "start", "--service", "s1", "--env", "prod", "--version", "v2", "--baseline", "v1",
@@ -148,9 +148,7 @@ func TestDeployStartAnalyze(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := gohereCLI(t, tt.args...)
-			if code != exitError || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tt.msg) {
-				t.Errorf("exit %d, stdout %q, stderr %q; want 3 and one stderr line mentioning %q", code, out, errOut, tt.msg)
-			}
+			checkLines(t, code, out, errOut, strings.Split(tt.msg, "\n")) // a config's problems: a line each
 		})
 	}
 	for _, s := range []string{srv, bare} {

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -72,7 +73,9 @@ func TestCheckRejects(t *testing.T) {
 		{"sides not told apart", `x{service="{{.Service}}"}`, Target{Canary: "v2", Baseline: "v1"}, "same query for baseline and canary"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := loadConfig(t, "metrics:\n  - name: m\n    query: '"+tc.query+"'\n")
+			// Built, not loaded: LoadConfig refuses unknown variables
+			// itself; check still meets them in a config stored before.
+			cfg := judge.Config{Metrics: []judge.Metric{{Name: "m", Query: tc.query}}}.WithDefaults()
 			qs, err := compile(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -94,6 +97,20 @@ func TestCheckRejects(t *testing.T) {
 	qs, _ := compile(cfg)
 	if err := qs.check(Target{Canary: "v2"}, true); err != nil {
 		t.Errorf("check(role only, no baseline) = %v, want nil", err)
+	}
+}
+
+// TestTemplateVarsAreWhatQueriesSee: the variables judge.LoadConfig lets
+// a query template name are exactly the fields resolve fills in.
+func TestTemplateVarsAreWhatQueriesSee(t *testing.T) {
+	var fields []string
+	for f := range reflect.TypeFor[templateData]().Fields() {
+		fields = append(fields, f.Name)
+	}
+	slices.Sort(fields)
+	want := slices.Sorted(slices.Values(judge.TemplateVars))
+	if diff := cmp.Diff(want, fields); diff != "" {
+		t.Errorf("judge.TemplateVars (-) and the fields of templateData (+) differ:\n%s", diff)
 	}
 }
 

@@ -57,6 +57,10 @@ type Options struct {
 	TrustedProxyHeader string
 	TrustedProxyCIDRs  []netip.Prefix
 	HumanUsers         map[string]auth.Role
+	// AlertMapping maps the labels of alerts received at /hooks/alertmanager
+	// and /hooks/grafana to services and envs, and sets the correlation
+	// window; zero: server.DefaultAlertMapping.
+	AlertMapping server.AlertMapping
 	// Notify is the push channel: where every state change of a deploy is
 	// told (Slack-compatible or plain-JSON webhooks, per-service routes,
 	// chat handles of authors). No destination: nothing is told.
@@ -187,6 +191,11 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			Logger:   opts.Logger,
 			Recorder: metrics,
 			Extender: db,
+			Alerts:   db,
+			AlertReport: func(deployID string) string {
+				return a.reportURL(gohere.Deploy{ID: deployID})
+			},
+			Backlog: db,
 			// One deploy's delivery is at most three Grafana calls (find,
 			// then create or update, then create again if it was deleted);
 			// the lease leaves room for several of them per batch.
@@ -231,6 +240,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return qs
 	})
 
+	metrics.DORAGauges(a.doraKeys())
+
 	if err := a.newRunner(metrics); err != nil {
 		a.Close()
 		return nil, err
@@ -251,6 +262,9 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		TrustedProxyCIDRs:  opts.TrustedProxyCIDRs,
 		HumanUsers:         opts.HumanUsers,
 		ChatInbox:          opts.Notify.Inbox,
+		Alerts:             db,
+		AlertMapping:       opts.AlertMapping,
+		DORA:               db,
 	}
 	if a.runner != nil {
 		srvOpts.Source = a.source
@@ -268,6 +282,36 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.http = newHTTPServer(srv.Handler(), opts.http, opts.Logger)
 	a.http.RegisterOnShutdown(srv.Drain) // long polls answer now instead of holding the shutdown
 	return a, nil
+}
+
+// doraKeys reads the keys of the last 30 days for /metrics, at most once
+// a minute: they aggregate a month of deploys, and scrapes come often.
+func (a *App) doraKeys() func() (telemetry.Keys, bool) {
+	var (
+		mu     sync.Mutex
+		keys   telemetry.Keys
+		ok     bool
+		readAt time.Time
+	)
+	return func() (telemetry.Keys, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(readAt) < time.Minute {
+			return keys, ok
+		}
+		readAt = time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		k, err := a.db.DORA(ctx, "", "", readAt.Add(-server.DefaultDORAWindow), readAt)
+		if err != nil {
+			a.opts.Logger.Warn("DORA keys for /metrics", "err", err)
+			ok = false
+			return keys, ok
+		}
+		keys, ok = telemetry.Keys{DeploysPerDay: k.DeploysPerDay, LeadTime: k.LeadTimeSeconds,
+			ChangeFailureRate: k.ChangeFailureRate, TimeToRestore: k.TimeToRestoreSeconds}, true
+		return keys, ok
+	}
 }
 
 // newNotifier sets up the push channel's worker when there is a
@@ -380,7 +424,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- a.http.Serve(a.ln) }()
-	a.opts.Logger.Info("gohere serving", "addr", a.Addr(), "url", a.publicURL, "grafana", a.opts.GrafanaURL != "", "chat", a.notifier != nil, "engine", a.db.Engine())
+	a.logStart(workerCtx, &background)
 
 	var err error
 	select {
@@ -396,6 +440,69 @@ func (a *App) Run(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// metricStoreCheckTimeout bounds the start check of the metric store.
+const metricStoreCheckTimeout = 5 * time.Second
+
+// logStart says which metric store, Grafana and public URL this server
+// uses, warns when its links would name a wildcard address, and checks in
+// the background that the metric store answers: a store that is down at
+// start is a warning, since it may come up later, not a reason to refuse
+// recording deploys.
+func (a *App) logStart(ctx context.Context, background *sync.WaitGroup) {
+	log := a.opts.Logger
+	metricStore := "none (no analyses; the compare page says so)"
+	switch {
+	case a.opts.Source != nil:
+		metricStore = "replayed recordings"
+	case a.opts.PrometheusURL != "":
+		metricStore = redactedURL(a.opts.PrometheusURL)
+	}
+	grafana := "none (GO HERE links open the built-in /compare page)"
+	if a.opts.GrafanaURL != "" {
+		grafana = redactedURL(a.opts.GrafanaURL)
+	}
+	log.Info("gohere serving", "addr", a.Addr(), "url", a.publicURL, "metric_store", metricStore, "grafana", grafana,
+		"chat", a.notifier != nil, "engine", a.db.Engine())
+	if host, _, err := net.SplitHostPort(a.opts.Listen); a.opts.PublicURL == "" && err == nil && wildcardHost(host) {
+		log.Warn("listening on every interface without --public-url: links will read "+a.publicURL+
+			", which other machines cannot open; set --public-url to the URL users reach gohere at", "listen", a.opts.Listen)
+	}
+	if a.opts.Source != nil || a.source == nil {
+		return // a replay, or no store at all
+	}
+	background.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, metricStoreCheckTimeout)
+		defer cancel()
+		now := time.Now()
+		if _, err := a.source.QueryRange(ctx, "vector(1)", now.Add(-time.Minute), now, time.Minute); err != nil {
+			if !errors.Is(ctx.Err(), context.Canceled) { // not: shut down before it answered
+				log.Warn("metric store does not answer: analyses and the compare page fail until it does",
+					"metric_store", metricStore, "err", err)
+			}
+			return
+		}
+		log.Info("metric store answers", "metric_store", metricStore)
+	})
+}
+
+// wildcardHost reports a listen host that means every interface.
+func wildcardHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsUnspecified()
+}
+
+// redactedURL is a configured URL as logs may show it: without a password.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)" // validate refused it already
+	}
+	return u.Redacted()
 }
 
 // Close releases the database and the listener.

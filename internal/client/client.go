@@ -71,7 +71,10 @@ type StartRequest struct {
 	PR              string          `json:"pr,omitempty"`
 	Changes         []gohere.Change `json:"changes,omitempty"`
 	// StartedAt records a deploy after the fact; zero: the server's now.
-	StartedAt      time.Time `json:"started_at,omitzero"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	// CommitTime is when the newest commit was made, for the lead time
+	// for changes; zero: unknown.
+	CommitTime     time.Time `json:"commit_time,omitzero"`
 	IdempotencyKey string    `json:"-"`
 	// AnalysisConfig is a canary config (YAML or JSON) whose analysis the
 	// server starts with the deploy, in the same request.
@@ -210,12 +213,14 @@ func apiError(method, path string, status int, body []byte) error {
 	var e struct {
 		Error string `json:"error"`
 	}
-	msg := strings.TrimSpace(string(body))
+	// A body that is not gohere's JSON (a proxy's HTML page) is cut short;
+	// gohere's own message may list many problems of a canary config.
+	msg, limit := strings.TrimSpace(string(body)), 300
 	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		msg = e.Error
+		msg, limit = e.Error, 8<<10
 	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "…"
+	if len(msg) > limit {
+		msg = strings.ToValidUTF8(msg[:limit], "") + "…"
 	}
 	return gohere.Errorf(gohere.KindOfStatus(status), "%s %s: %d %s: %s", method, path, status, http.StatusText(status), msg)
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,19 +38,27 @@ func TestCIJobTraceContextIsSent(t *testing.T) {
 	}
 }
 
+// TestErrorResponsesKeepTheirKind: an error answer becomes an error of
+// the matching kind, without the token. gohere's own message (a canary
+// config's problems, one a line) comes through whole; anything else, a
+// proxy's page, is cut.
 func TestErrorResponsesKeepTheirKind(t *testing.T) {
+	problems := "12 problems:" + strings.Repeat("\nconfig: metrics[0].query (line 3): a query is required", 12)
 	for _, tc := range []struct {
 		status int
 		body   string
 		want   gohere.Kind
+		end    string // of the message; "": not checked
 	}{
-		{http.StatusBadRequest, `{"error":"service: required"}`, gohere.Invalid},
-		{http.StatusUnauthorized, `{"error":"unauthorized"}`, gohere.Unauthorized},
-		{http.StatusForbidden, `{"error":"forbidden"}`, gohere.Forbidden},
-		{http.StatusNotFound, `{"error":"deploy x: not found"}`, gohere.NotFound},
-		{http.StatusConflict, `{"error":"already finished"}`, gohere.Conflict},
-		{http.StatusRequestEntityTooLarge, `{"error":"too large"}`, gohere.TooLarge},
-		{http.StatusServiceUnavailable, `<html>bad gateway</html>`, gohere.Unavailable},
+		{http.StatusBadRequest, `{"error":"service: required"}`, gohere.Invalid, ""},
+		{http.StatusUnauthorized, `{"error":"unauthorized"}`, gohere.Unauthorized, ""},
+		{http.StatusForbidden, `{"error":"forbidden"}`, gohere.Forbidden, ""},
+		{http.StatusNotFound, `{"error":"deploy x: not found"}`, gohere.NotFound, ""},
+		{http.StatusConflict, `{"error":"already finished"}`, gohere.Conflict, ""},
+		{http.StatusRequestEntityTooLarge, `{"error":"too large"}`, gohere.TooLarge, ""},
+		{http.StatusServiceUnavailable, `<html>bad gateway</html>`, gohere.Unavailable, ""},
+		{http.StatusBadRequest, `{"error":` + strconv.Quote(problems) + `}`, gohere.Invalid, problems},
+		{http.StatusBadGateway, "<html>" + strings.Repeat("x", 1000) + "</html>", gohere.Unavailable, strings.Repeat("x", 294) + "…"},
 	} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +76,9 @@ func TestErrorResponsesKeepTheirKind(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "secret") {
 				t.Errorf("error %q shows the token", err)
+			}
+			if !strings.HasSuffix(err.Error(), tc.end) {
+				t.Errorf("error %q, want it to end with %q", err, tc.end)
 			}
 		})
 	}

@@ -8,6 +8,7 @@
 //	g := grafanatest.New(t, grafanatest.Options{})
 //	w, _ := annotate.NewGrafana(g.URL(), g.Token(), time.Second)
 //	... g.Annotations(), g.FailNext(2, 503), g.LoseNextResponses(1), g.Hang(time.Minute)
+//	... g.SlowWrites(200*time.Millisecond), g.FailWrites(0.2, 503): a loaded, flaky Grafana
 //
 // It is test support: only tests import it.
 package grafanatest

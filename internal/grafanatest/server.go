@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -76,6 +77,10 @@ type Server struct {
 	failStatus  int
 	loseN       int
 	hang        time.Duration
+	writes      int           // requests other than GET so far
+	slowWrites  time.Duration // added to the hang of every write
+	failWrites  float64       // the share of writes that fail
+	writeStatus int           // with this status
 	release     chan struct{} // closed when the hang setting changes
 	nextID      int64         // annotation ids
 	nextFolder  int64
@@ -181,6 +186,25 @@ func (s *Server) Hang(d time.Duration) {
 	s.release = make(chan struct{})
 }
 
+// SlowWrites makes every request other than GET wait d (or until its
+// context ends, or Hang releases it) before it is handled, as a loaded
+// Grafana writes; SlowWrites(0) stops that.
+func (s *Server) SlowWrites(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slowWrites = d
+}
+
+// FailWrites makes the given share (0 to 1) of the requests other than GET
+// fail with status, without effect, after their SlowWrites wait: evenly
+// spread, so that FailWrites(0.2, 503) fails every fifth write exactly.
+// FailWrites(0, 0) stops that.
+func (s *Server) FailWrites(share float64, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWrites, s.writeStatus = share, status
+}
+
 // Annotations returns a snapshot of the stored annotations in id order.
 func (s *Server) Annotations() []Annotation {
 	s.mu.Lock()
@@ -246,6 +270,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hang, release := s.hang, s.release
+	failWith := 0
+	if r.Method != http.MethodGet {
+		s.writes++
+		hang += s.slowWrites
+		// The n-th write fails when n×share passes a whole number.
+		if n := float64(s.writes); math.Floor(n*s.failWrites) > math.Floor((n-1)*s.failWrites) {
+			failWith = s.writeStatus
+		}
+	}
 	s.mu.Unlock()
 
 	if hang > 0 {
@@ -263,6 +296,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if failWith != 0 {
+		writeJSON(w, failWith, message(http.StatusText(failWith)))
+		return
+	}
 	rec := httptest.NewRecorder()
 	s.handle(rec, r, body)
 

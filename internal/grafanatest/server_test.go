@@ -486,3 +486,54 @@ func TestClientDiscrepancies(t *testing.T) {
 		t.Errorf("violations %q, want one about dashboardIds", v)
 	}
 }
+
+// TestSlowFlakyWrites: FailWrites fails exactly its share of the writes,
+// evenly, without effect; SlowWrites delays writes; reads neither fail nor
+// count.
+func TestSlowFlakyWrites(t *testing.T) {
+	g := grafanatest.New(t, grafanatest.Options{})
+	c := client(t, g)
+	g.FailWrites(0.2, http.StatusServiceUnavailable)
+	g.SlowWrites(30 * time.Millisecond)
+	var failed []int
+	for i := range 10 {
+		start := time.Now()
+		_, err := c.NewAnnotation(&gapi.Annotation{Text: fmt.Sprintf("a%d", i)})
+		if took := time.Since(start); took < 30*time.Millisecond {
+			t.Errorf("write %d took %s, want at least the 30ms of SlowWrites", i+1, took)
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "503") {
+				t.Errorf("write %d: %v, want a 503", i+1, err)
+			}
+			failed = append(failed, i+1)
+		}
+		// Reads in between neither fail nor count as writes.
+		if code, _ := send(t, g, http.MethodGet, "/api/annotations", ""); code != http.StatusOK {
+			t.Errorf("read after write %d: %d, want reads never to fail", i+1, code)
+		}
+	}
+	if !slices.Equal(failed, []int{5, 10}) {
+		t.Errorf("writes %v failed, want the 5th and the 10th (20 %%)", failed)
+	}
+	if n := len(g.Annotations()); n != 8 {
+		t.Errorf("%d annotations, want 8: a failed write has no effect", n)
+	}
+
+	g.FailWrites(0, 0)
+	g.SlowWrites(time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL()+"/api/annotations", strings.NewReader(`{"text":"late"}`))
+	req.Header.Set("Authorization", "Bearer "+g.Token())
+	if _, err := http.DefaultClient.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("slow write: %v, want the client's deadline", err)
+	}
+	g.SlowWrites(0)
+	if _, err := c.NewAnnotation(&gapi.Annotation{Text: "fine"}); err != nil {
+		t.Errorf("after FailWrites(0, 0) and SlowWrites(0): %v", err)
+	}
+	if n := len(g.Annotations()); n != 9 {
+		t.Errorf("%d annotations, want 9: the abandoned write has no effect", n)
+	}
+}

@@ -15,6 +15,7 @@ const (
 	KindVerdict  Kind = "verdict"  // the analysis run is over: verdict and score
 	KindDecided  Kind = "decided"  // a human (or auto_promote/auto_halt) approved or halted
 	KindFinished Kind = "finished" // the deploy ended: final status and duration
+	KindAlert    Kind = "alert"    // an alert of the deploy's service fired while or soon after it ran
 )
 
 // Kinds lists every kind, in the order a deploy goes through them.
@@ -43,6 +44,9 @@ type Event struct {
 	// Failing lists the metrics that failed the interval (KindFailing),
 	// worst first.
 	Failing []FailingMetric
+	// Alert is set for KindAlert: the alert with its correlations, the
+	// first of which is Deploy.
+	Alert *gohere.Alert
 }
 
 // Links are the pages a message points to; empty ones are left out.

@@ -20,6 +20,7 @@ type genericEvent struct {
 	Decision *gohere.Decision `json:"decision,omitempty"`
 	Status   gohere.Status    `json:"status,omitempty"`
 	Failing  []genericFailing `json:"failing,omitempty"`
+	Alert    *gohere.Alert    `json:"alert,omitempty"`
 	Links    genericLinks     `json:"links"`
 }
 
@@ -58,6 +59,7 @@ func Generic(e Event) ([]byte, error) {
 		Deploy:   e.Deploy,
 		Decision: e.Decision,
 		Status:   e.Status,
+		Alert:    e.Alert,
 		Links:    genericLinks{GoHere: e.Links.GoHere, Report: e.Links.Report},
 	}
 	if a := e.Analysis; a != nil {

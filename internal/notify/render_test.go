@@ -141,7 +141,30 @@ func renderCases() []renderCase {
 			}), Links: testLinks, Status: gohere.StatusSucceeded}},
 		{"finished_rolled_back_running_read", Event{ID: "dep_01/finished", Kind: KindFinished, At: t0.Add(2*time.Hour + 3*time.Minute + 9*time.Second),
 			Deploy: testDeploy(), Links: testLinks, Status: gohere.StatusRolledBack}},
+		{"alert_firing", Event{ID: "dep_01/alert/7", Kind: KindAlert, At: t0.Add(7 * time.Minute), Deploy: testDeploy(), Links: testLinks,
+			Alert: testAlert(2)}},
+		{"alert_escaping", Event{ID: "dep_01/alert/7", Kind: KindAlert, At: t0.Add(7 * time.Minute), Deploy: testDeploy(), Links: testLinks,
+			Alert: func() *gohere.Alert {
+				a := testAlert(1)
+				a.Name, a.Summary, a.Severity, a.GeneratorURL = nasty, nasty, "*crit*", "javascript:alert(1)"
+				return a
+			}()}},
 	}
+}
+
+// testAlert is a firing alert whose likeliest cause is testDeploy, with
+// more-1 other candidates.
+func testAlert(more int) *gohere.Alert {
+	a := &gohere.Alert{ID: 7, Source: "alertmanager", Fingerprint: "c1a2b3", Name: "HighLatency", Status: gohere.AlertFiring,
+		Service: "checkout", Env: "prod", Severity: "critical", Summary: "p99 latency above 500 ms for 5 minutes",
+		StartsAt: t0.Add(7 * time.Minute), GeneratorURL: "https://prometheus.example.com/graph?g0.expr=x",
+		Labels: map[string]string{"alertname": "HighLatency", "service": "checkout", "env": "prod", "severity": "critical"}}
+	for i := range more {
+		a.Correlations = append(a.Correlations, gohere.Correlation{DeployID: fmt.Sprintf("dep_0%d", i+1), Rank: i + 1, Score: 0.9 - float64(i)/10,
+			Reason: "alert started 7 min after canary v1.4.2 of checkout began, while it was running", Version: "v1.4.2", Stage: gohere.StageCanary,
+			Author: "alice", MergedBy: "bob"})
+	}
+	return a
 }
 
 // TestGolden compares every case's Slack and generic JSON with
@@ -239,7 +262,9 @@ func worstCases() []renderCase {
 	var out []renderCase
 	for _, k := range append(Kinds, "unknown") {
 		out = append(out, renderCase{"worst_" + string(k), Event{Kind: k, At: t0.Add(time.Hour), Deploy: d, Links: links,
-			Analysis: a, Decision: dec, Status: gohere.Status(long("&", 100)), Failing: fs}})
+			Analysis: a, Decision: dec, Status: gohere.Status(long("&", 100)), Failing: fs,
+			Alert: &gohere.Alert{Name: long("&", 3000), Status: gohere.AlertStatus(long("&", 100)), Severity: long("&", 300), Summary: long("&", 3000),
+				GeneratorURL: url, Correlations: []gohere.Correlation{{Reason: long("&", 3000)}, {}}}}})
 	}
 	return out
 }

@@ -83,6 +83,8 @@ func compose(e Event, h Handles) message {
 		return decided(e, h)
 	case KindFinished:
 		return finished(e)
+	case KindAlert:
+		return alert(e, h)
 	}
 	return message{
 		head:  []string{"*" + text(string(e.Kind), nameRunes) + "* " + subject(e.Deploy)},
@@ -258,6 +260,44 @@ func finished(e Event) message {
 		head += " after " + humanDuration(end.Sub(d.StartedAt))
 	}
 	return message{head: []string{head}, links: links(link(e.Links.Report, "report"))}
+}
+
+// alert tells the people who wrote and merged the likeliest cause of an
+// alert: "*Alert HighLatency firing* on checkout/prod, 7 min after canary
+// v1.5.0 by @alice (merged by @bob)".
+func alert(e Event, h Handles) message {
+	a := cmp.Or(e.Alert, &gohere.Alert{})
+	d := e.Deploy
+	head := "*Alert " + text(a.Name, nameRunes) + " " + text(string(a.Status), nameRunes) + "* on " +
+		text(d.Service, nameRunes) + "/" + text(d.Env, nameRunes)
+	if a.Severity != "" {
+		head += " (" + text(a.Severity, nameRunes) + ")"
+	}
+	m := message{head: []string{head}, links: links(link(e.Links.Report, "report"), link(a.GeneratorURL, "alert source"))}
+	var c gohere.Correlation
+	if len(a.Correlations) > 0 {
+		c = a.Correlations[0]
+	}
+	who := "likely cause: " + text(string(cmp.Or(d.Stage, c.Stage)), nameRunes) + " " + text(d.Version, nameRunes)
+	// The correlation names the diff's author also when the deploy has none.
+	author, merger := cmp.Or(c.Author, d.Author), cmp.Or(c.MergedBy, d.MergedBy)
+	if author != "" {
+		who += " by " + h.Mention(author)
+	}
+	if merger != "" && merger != author {
+		who += ", merged by " + h.Mention(merger)
+	}
+	m.body = append(m.body, who)
+	if c.Reason != "" {
+		m.body = append(m.body, text(c.Reason, reasonRunes))
+	}
+	if a.Summary != "" {
+		m.body = append(m.body, text(a.Summary, reasonRunes))
+	}
+	if n := len(a.Correlations) - 1; n > 0 {
+		m.body = append(m.body, fmt.Sprintf("%d other deploy(s) ran around its start: see the report", n))
+	}
+	return m
 }
 
 // humanDuration reads "45s", "12m 5s", "2h 3m".

@@ -38,6 +38,7 @@ type Reader interface {
 	GetDeploy(ctx context.Context, id string) (gohere.Deploy, error)
 	GetAnalysisSummary(ctx context.Context, id string) (store.Analysis, error)
 	IntervalReport(ctx context.Context, analysisID string, seq int) ([]byte, error)
+	GetAlert(ctx context.Context, id int64) (gohere.Alert, error)
 }
 
 // Recorder counts deliveries by result: ok, error, dropped.
@@ -298,6 +299,13 @@ func (w *Worker) event(ctx context.Context, n store.Notification) (Event, error)
 	ev := Event{
 		ID: n.DeployID + "/" + n.Key, Kind: Kind(n.Kind), At: n.HappenedAt, Deploy: d, Links: w.opts.Links(d),
 		Status: n.Facts.Status, Decision: n.Facts.Decision,
+	}
+	if n.Kind == store.NotifyAlert {
+		a, err := w.opts.Reader.GetAlert(ctx, n.Facts.AlertID)
+		if err != nil {
+			return Event{}, fmt.Errorf("read alert: %w", err)
+		}
+		ev.Alert = &a
 	}
 	if n.AnalysisID == "" {
 		return ev, nil

@@ -21,6 +21,10 @@ import (
 
 var tracer = otel.Tracer("github.com/gohere/gohere/internal/outbox")
 
+// downAfter is how many writes of a round must find Grafana unavailable in
+// a row before the round takes it for down and leaves it alone.
+const downAfter = 3
+
 // Queue is the durable list of pending annotation writes.
 type Queue interface {
 	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxEntry, error)
@@ -47,6 +51,12 @@ type Extender interface {
 	EnqueueRunning(ctx context.Context, now time.Time) (int, error)
 }
 
+// Backlog says how many entries wait and for how long (*store.DB), for
+// the summary logged while Grafana stays unavailable.
+type Backlog interface {
+	OutboxStats(ctx context.Context, now time.Time) (pending int, oldest time.Duration, err error)
+}
+
 // Recorder counts annotation writes by result (ok, error).
 type Recorder interface {
 	AnnotationWrite(result string)
@@ -60,6 +70,10 @@ type Options struct {
 	Links     func(gohere.Deploy) annotate.Links // nil: no links in the text
 	Logger    *slog.Logger
 	Recorder  Recorder // nil: not counted
+	// Alerts, when set, is the queue of correlated alerts to annotate;
+	// AlertReport gives the report URL of the deploy an alert names.
+	Alerts      AlertQueue
+	AlertReport func(deployID string) string
 	// Extender, when set, is asked every ExtendEvery (default 1m) to queue
 	// the running deploys, whose regions then reach the time of the write.
 	Extender    Extender
@@ -81,8 +95,15 @@ type Options struct {
 	// failed attempt and is jittered by ±50 %. Defaults 1s and 1m: after an
 	// outage, annotations catch up within about a minute.
 	MinBackoff, MaxBackoff time.Duration
-	// Batch is the most entries claimed at once. Default 50.
+	// Batch is the most deploys claimed at once (with all their entries).
+	// Default 50.
 	Batch int
+	// Backlog, when set, counts what waits for the outage summary; nil:
+	// the summary counts the entries its round claimed.
+	Backlog Backlog
+	// SummaryEvery is how often an outage that goes on is summarised in
+	// the log (besides its start and end). Default 5m.
+	SummaryEvery time.Duration
 }
 
 func (o *Options) validate() error {
@@ -98,12 +119,16 @@ func (o *Options) validate() error {
 	if o.Recorder == nil {
 		o.Recorder = nopRecorder{}
 	}
+	if o.AlertReport == nil {
+		o.AlertReport = func(string) string { return "" }
+	}
 	o.Lease = retry.Or(o.Lease, time.Minute)
 	o.DeliveryTime = min(retry.Or(o.DeliveryTime, o.Lease/3), o.Lease)
 	o.Poll = retry.Or(o.Poll, 2*time.Second)
 	o.ExtendEvery = retry.Or(o.ExtendEvery, time.Minute)
 	o.MinBackoff = retry.Or(o.MinBackoff, time.Second)
 	o.MaxBackoff = retry.Or(o.MaxBackoff, time.Minute)
+	o.SummaryEvery = retry.Or(o.SummaryEvery, 5*time.Minute)
 	if o.Batch <= 0 {
 		o.Batch = 50
 	}
@@ -121,6 +146,8 @@ type Worker struct {
 
 	mu    sync.Mutex
 	state string // Grafana's, as the last round found it; see report
+	// since is when state began, told when it last was logged.
+	since, told time.Time
 }
 
 // New returns a worker; it does nothing until Run.
@@ -177,7 +204,12 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 		byDeploy[e.DeployID] = append(byDeploy[e.DeployID], e)
 	}
 	var errs []error
-	var down error // Grafana is unavailable: skip it for the rest of this round
+	var (
+		down    error // Grafana is unavailable: skip it for the rest of this round
+		failing error // the latest write that found it unavailable
+		inARow  int   // writes that did, since the last that did not
+		tried   int
+	)
 	for _, id := range order {
 		if time.Now().After(lastStart) {
 			// A slow Grafana: the rest could outlive the lease. Left
@@ -190,24 +222,42 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 			continue
 		}
 		writeErr, err := w.deliverDeploy(ctx, id, byDeploy[id])
+		tried++
 		switch gohere.KindOf(writeErr) {
-		case gohere.Unavailable, gohere.Unauthorized, gohere.Forbidden:
-			// Every other entry would fail the same way: they wait, with
+		case gohere.Unauthorized, gohere.Forbidden:
+			// Every other write would be refused alike: they wait, with
 			// backoff, instead of each asking Grafana again.
 			down = writeErr
+		case gohere.Unavailable:
+			// One failure is a flaky Grafana: that entry retries alone.
+			// downAfter in a row is an outage, as above.
+			failing, inARow = writeErr, inARow+1
+			if inARow >= downAfter {
+				down = writeErr
+			}
+		default:
+			inARow = 0
 		}
 		errs = append(errs, err)
 	}
+	alerts, err := w.deliverAlerts(ctx, down, lastStart)
+	errs = append(errs, err)
 	if len(order) > 0 {
-		w.report(down, len(entries))
+		found := down
+		if found == nil && tried > 0 && inARow == tried {
+			found = failing // every write of the round failed: down, however few
+		}
+		w.report(ctx, found, time.Now(), len(entries))
 	}
-	return len(entries), errors.Join(errs...)
+	// The more full queue decides whether the next round starts at once.
+	return max(len(entries), alerts), errors.Join(errs...)
 }
 
 // report logs Grafana's state when it changes (healthy, unavailable, or
-// rejecting the token), not once per entry: an outage of an hour is two
-// lines, not thousands.
-func (w *Worker) report(down error, waiting int) {
+// rejecting the token), not once per entry, and every SummaryEvery while
+// an outage goes on: an outage of an hour is a dozen lines, not thousands.
+// claimed is how many entries the round at now claimed.
+func (w *Worker) report(ctx context.Context, down error, now time.Time, claimed int) {
 	state := "ok"
 	switch gohere.KindOf(down) {
 	case gohere.Unauthorized, gohere.Forbidden:
@@ -216,21 +266,60 @@ func (w *Worker) report(down error, waiting int) {
 		state = "down"
 	}
 	w.mu.Lock()
-	changed := state != w.state
-	w.state = state
+	changed, since := state != w.state, w.since
+	summary := !changed && state != "ok" && now.Sub(w.told) >= w.opts.SummaryEvery
+	if changed {
+		w.state, w.since = state, now
+	}
+	if changed || summary {
+		w.told = now
+	}
 	w.mu.Unlock()
-	if !changed {
+	if !changed && !summary {
 		return
 	}
-	switch state {
-	case "rejected":
-		w.opts.Logger.Error("outbox: Grafana rejects the token: annotations wait until it accepts one (check GOHERE_GRAFANA_TOKEN and its role)",
-			"waiting", waiting, "err", down)
-	case "down":
-		w.opts.Logger.Warn("outbox: Grafana is unavailable: annotations wait and are retried with backoff", "waiting", waiting, "err", down)
-	default:
-		w.opts.Logger.Info("outbox: Grafana accepts annotation writes again")
+	if state == "ok" {
+		attrs := []any{}
+		if !since.IsZero() {
+			attrs = append(attrs, "after", now.Sub(since).Round(time.Second))
+		}
+		w.opts.Logger.Info("outbox: Grafana accepts annotation writes again", attrs...)
+		return
 	}
+	text := outageText[state]
+	attrs := []any{"waiting", claimed}
+	msg := text.start
+	if summary {
+		msg = text.goesOn
+		attrs = append(w.backlog(ctx, now, claimed), "for", now.Sub(since).Round(time.Second))
+	}
+	w.opts.Logger.Log(ctx, text.level, msg, append(attrs, "err", down)...)
+}
+
+// outageText is what the log says when an outage starts and while it goes on.
+var outageText = map[string]struct {
+	level         slog.Level
+	start, goesOn string
+}{
+	"down": {slog.LevelWarn,
+		"outbox: Grafana is unavailable: annotations wait and are retried with backoff",
+		"outbox: Grafana is still unavailable: annotations wait"},
+	"rejected": {slog.LevelError,
+		"outbox: Grafana rejects the token: annotations wait until it accepts one (check GOHERE_GRAFANA_TOKEN and its role)",
+		"outbox: Grafana still rejects the token: annotations wait (check GOHERE_GRAFANA_TOKEN and its role)"},
+}
+
+// backlog is what waits, as the summary tells it: every pending entry and
+// the oldest's age, or what the round claimed when the store cannot say.
+func (w *Worker) backlog(ctx context.Context, now time.Time, claimed int) []any {
+	if w.opts.Backlog != nil {
+		pending, oldest, err := w.opts.Backlog.OutboxStats(ctx, now)
+		if err == nil {
+			return []any{"waiting", pending, "oldest", oldest.Round(time.Second)}
+		}
+		w.opts.Logger.Warn("outbox: count the waiting entries", "err", err)
+	}
+	return []any{"waiting", claimed}
 }
 
 // GrafanaState is what the latest delivery round found: "ok", "down" or
@@ -277,15 +366,20 @@ func (w *Worker) write(ctx context.Context, deployID string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read deploy: %w", err)
 	}
-	a := annotate.ForDeploy(d, w.opts.Links(d), time.Now())
 	id, err := w.opts.Deploys.AnnotationID(ctx, deployID)
 	if err != nil {
 		return 0, fmt.Errorf("read annotation id: %w", err)
 	}
+	return w.upsert(ctx, id, annotate.DeployIDTag(deployID), annotate.ForDeploy(d, w.opts.Links(d), time.Now()))
+}
+
+// upsert writes a as the annotation id (0: none recorded yet), found again
+// by tag, and returns its id.
+func (w *Worker) upsert(ctx context.Context, id int64, tag string, a annotate.Annotation) (int64, error) {
 	if id == 0 {
 		// The create of an earlier attempt may have succeeded with its
 		// response lost: look before creating.
-		found, ok, err := w.opts.Annotator.FindByTag(ctx, annotate.DeployIDTag(deployID))
+		found, ok, err := w.opts.Annotator.FindByTag(ctx, tag)
 		if err != nil {
 			return 0, err
 		}
@@ -294,7 +388,7 @@ func (w *Worker) write(ctx context.Context, deployID string) (int64, error) {
 		}
 		id = found
 	}
-	err = w.opts.Annotator.Update(ctx, id, a)
+	err := w.opts.Annotator.Update(ctx, id, a)
 	if gohere.KindOf(err) == gohere.NotFound {
 		// Someone deleted it in Grafana: put it back.
 		return w.opts.Annotator.Create(ctx, a)

@@ -370,3 +370,118 @@ func TestGrafanaRejectingTheTokenIsOneProblem(t *testing.T) {
 		t.Errorf("after the token works: state %s, %d annotations, logs:\n%s", f.w.GrafanaState(), len(f.g.Annotations()), logs.String())
 	}
 }
+
+// TestLongOutageIsSummarised: while Grafana stays down, the log says so
+// once when it starts, then once every SummaryEvery with what waits and
+// for how long, and once when it ends; never once per round.
+func TestLongOutageIsSummarised(t *testing.T) {
+	f := newFixture(t)
+	var logs bytes.Buffer
+	f.w.opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	f.w.opts.Backlog = f.db
+	f.w.opts.SummaryEvery = 5 * time.Minute
+	for i := range 3 {
+		f.deploy(t, "checkout", fmt.Sprintf("v%d", i))
+	}
+	down := gohere.Errorf(gohere.Unavailable, "grafana: 503")
+	start := time.Now()
+	// Rounds every 30s for 12 minutes, then one that gets through.
+	for i := range 25 {
+		f.w.report(t.Context(), down, start.Add(time.Duration(i)*30*time.Second), 3)
+	}
+	f.w.report(t.Context(), nil, start.Add(12*time.Minute+time.Second), 3)
+
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	want := []string{
+		`level=WARN msg="outbox: Grafana is unavailable: annotations wait and are retried with backoff" waiting=3 err="grafana: 503"`,
+		`level=WARN msg="outbox: Grafana is still unavailable: annotations wait" waiting=3 oldest=`,
+		`level=WARN msg="outbox: Grafana is still unavailable: annotations wait" waiting=3 oldest=`,
+		`level=INFO msg="outbox: Grafana accepts annotation writes again" after=12m1s`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("logged %d lines, want %d:\n%s", len(lines), len(want), logs.String())
+	}
+	for i, w := range want {
+		if _, msg, _ := strings.Cut(lines[i], " "); !strings.HasPrefix(msg, w) {
+			t.Errorf("line %d:\n got %s\nwant %s…", i+1, msg, w)
+		}
+	}
+	for i, d := range []string{"for=5m0s", "for=10m0s"} {
+		if !strings.Contains(lines[i+1], d) || !strings.Contains(lines[i+1], `err="grafana: 503"`) {
+			t.Errorf("summary %d: %s; want %s and the cause", i+1, lines[i+1], d)
+		}
+	}
+}
+
+// TestRejectedTokenIsSummarisedThroughRounds: the summary comes from the
+// delivery rounds themselves, counting the whole backlog.
+func TestRejectedTokenIsSummarisedThroughRounds(t *testing.T) {
+	f := newFixture(t)
+	var logs bytes.Buffer
+	f.w.opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	f.w.opts.Backlog = f.db
+	f.w.opts.SummaryEvery = time.Nanosecond // every round after the first
+	f.w.opts.Batch = 2                      // a round claims 2 of the 5 deploys
+	for i := range 5 {
+		f.deploy(t, "checkout", fmt.Sprintf("v%d", i))
+	}
+	f.g.FailNext(1000, http.StatusForbidden)
+	for range 3 {
+		if _, err := f.w.DeliverDue(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // past the maximum backoff
+	}
+	out := logs.String()
+	if n := strings.Count(out, "Grafana rejects the token"); n != 1 {
+		t.Errorf("%d start lines, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "Grafana still rejects the token"); n != 2 {
+		t.Errorf("%d summaries, want 2 (rounds 2 and 3):\n%s", n, out)
+	}
+	if !strings.Contains(out, "waiting=5 oldest=") {
+		t.Errorf("summaries do not count the whole backlog of 5:\n%s", out)
+	}
+}
+
+// TestFlakyGrafanaIsNoOutage: a write that fails now and then retries on
+// its own; the rest of the round goes on. Only downAfter failures in a row
+// make the round leave Grafana alone.
+func TestFlakyGrafanaIsNoOutage(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		fail      func(*grafanatest.Server)
+		annotated int
+		requests  int // 0: not checked
+		state     string
+	}{
+		{"every fifth write fails", func(g *grafanatest.Server) { g.FailWrites(0.2, http.StatusServiceUnavailable) }, 8, 0, "ok"},
+		{"every request fails", func(g *grafanatest.Server) { g.FailNext(1000, http.StatusServiceUnavailable) }, 0, downAfter, "down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			var logs bytes.Buffer
+			f.w.opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			for i := range 10 {
+				f.deploy(t, "checkout", fmt.Sprintf("v%d", i))
+			}
+			tc.fail(f.g)
+			before := f.g.Requests()
+			if _, err := f.w.DeliverDue(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(f.g.Annotations()); n != tc.annotated {
+				t.Errorf("one round annotated %d of 10 deploys, want %d", n, tc.annotated)
+			}
+			if n := f.g.Requests() - before; tc.requests != 0 && n != tc.requests {
+				t.Errorf("one round sent %d requests, want %d", n, tc.requests)
+			}
+			if got := f.w.GrafanaState(); got != tc.state {
+				t.Errorf("GrafanaState = %q, want %q; logged:\n%s", got, tc.state, logs.String())
+			}
+			if down := strings.Contains(logs.String(), "Grafana is unavailable"); down != (tc.state == "down") {
+				t.Errorf("logged:\n%s\nwant an outage line only for an outage", logs.String())
+			}
+		})
+	}
+}

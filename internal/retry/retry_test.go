@@ -41,7 +41,7 @@ func TestLoop(t *testing.T) {
 	kick := make(chan struct{}, 1)
 	rounds := make(chan int, 10)
 	claimed := []int{5, 5, 2, 0} // the first two fill the batch of 5
-	var failures []error
+	failures := make(chan error, 10)
 	done := make(chan error, 1)
 	n := -1
 	go func() {
@@ -52,7 +52,7 @@ func TestLoop(t *testing.T) {
 				return 0, errors.New("store down")
 			}
 			return claimed[n], nil
-		}, func(err error) { failures = append(failures, err) })
+		}, func(err error) { failures <- err })
 	}()
 	for want := range 3 { // three rounds without a kick: 5, 5, then 2
 		if got := <-rounds; got != want {
@@ -68,11 +68,14 @@ func TestLoop(t *testing.T) {
 	if got := <-rounds; got != 3 {
 		t.Fatalf("round %d after the kick, want 3", got)
 	}
+	if err := <-failures; err.Error() != "store down" {
+		t.Errorf("failure %v, want the store error", err)
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Loop returned %v, want context.Canceled", err)
 	}
-	if len(failures) != 1 || failures[0].Error() != "store down" {
-		t.Errorf("failures %v, want the one store error", failures)
+	if len(failures) != 0 {
+		t.Errorf("%d more failures reported, want only the store error", len(failures))
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"maps"
 	"math"
@@ -71,6 +72,7 @@ type lineQuery struct {
 	name     string // of the lines; several series add their labels
 	class    string // CSS class of the lines: the role
 	from, to time.Time
+	live     bool // to is now: the window grows with every view
 	step     time.Duration
 	scale    float64       // values are multiplied by it (see axisUnit)
 	shift    time.Duration // added to every instant, to lay the lines on another window's axis
@@ -119,7 +121,8 @@ func (s *Server) comparePage(c *gin.Context) {
 		scale, _ := axisUnit(pn.Unit)
 		side := func(role, version, query string) compareSide {
 			return compareSide{Role: role, Version: version, lineQuery: lineQuery{
-				Query: query, name: role + " " + version, class: role, from: p.From, to: p.To, step: p.Step, scale: scale}}
+				Query: query, name: role + " " + version, class: role, from: p.From, to: p.To, live: q.To.IsZero(),
+				step: p.Step, scale: scale}}
 		}
 		panels[i] = comparePanel{
 			Panel:    pn,
@@ -135,7 +138,11 @@ func (s *Server) comparePage(c *gin.Context) {
 		for i := range panels {
 			lines = append(lines, &panels[i].Baseline.lineQuery, &panels[i].Canary.lineQuery)
 		}
-		s.fetchLines(c.Request.Context(), "compare page", compareTimeout, lines)
+		if err := s.fetchLines(c.Request.Context(), "compare page", compareTimeout, lines); err != nil {
+			c.Header("Retry-After", busyRetryAfter)
+			s.pageError(c, err)
+			return
+		}
 		for i := range panels {
 			panels[i].draw(view.Start, p.From, p.To)
 		}
@@ -151,27 +158,103 @@ func (s *Server) comparePage(c *gin.Context) {
 	s.render(c, http.StatusOK, "compare.html", &view)
 }
 
-// fetchLines runs every query without a Problem at once, all within
-// timeout; page names the page in the log.
-func (s *Server) fetchLines(ctx context.Context, page string, timeout time.Duration, lines []*lineQuery) {
+// fetchLines answers every line without a Problem from the cache, a query
+// another page runs already, or the store, all within timeout; page names
+// the page in the log. The store queries of one page run on at most
+// queriesPerPage of the process' slots; when it gets none within
+// queryWait, its lines say so and it returns errBusy.
+func (s *Server) fetchLines(ctx context.Context, page string, timeout time.Duration, lines []*lineQuery) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var wg sync.WaitGroup
+	now := time.Now()
+	type wanted struct {
+		l   *lineQuery
+		key queryKey
+		f   *flight
+	}
+	var lead, all []wanted
 	for _, l := range lines {
 		if l.Problem != "" {
 			continue
 		}
-		wg.Go(func() {
-			series, err := s.opts.Source.QueryRange(ctx, l.Query, l.from, l.to, l.step)
-			if err != nil {
-				s.log.WarnContext(ctx, page+": query failed", "lines", l.name, "query", l.Query, "err", err)
-				l.Problem = "query failed: " + s.queryError(err)
-				return
-			}
+		k := l.key()
+		series, hit, f, leads := s.queries.lookup(k, now)
+		if hit {
 			l.series, l.Problem = l.toPlot(series)
-		})
+			continue
+		}
+		if leads {
+			lead = append(lead, wanted{l, k, f})
+		}
+		all = append(all, wanted{l, k, f})
 	}
-	wg.Wait()
+	slots := 0
+	if len(lead) > 0 {
+		slots = s.queries.acquire(ctx, min(len(lead), queriesPerPage), queryWait)
+	}
+	if slots == 0 {
+		for _, w := range lead {
+			s.queries.land(w.key, w.f, nil, errBusy, time.Time{})
+		}
+	} else {
+		work := make(chan wanted)
+		var wg sync.WaitGroup
+		for range slots {
+			wg.Go(func() {
+				defer s.queries.release()
+				for w := range work {
+					series, err := s.opts.Source.QueryRange(ctx, w.l.Query, w.l.from, w.l.to, w.l.step)
+					if err != nil {
+						s.log.WarnContext(ctx, page+": query failed", "lines", w.l.name, "query", w.l.Query, "err", err)
+					}
+					s.queries.land(w.key, w.f, series, err, w.l.expires(now))
+				}
+			})
+		}
+		for _, w := range lead {
+			work <- w
+		}
+		close(work)
+		wg.Wait()
+	}
+	var busy error
+	for _, w := range all {
+		var series []prom.Series
+		var err error
+		select {
+		case <-w.f.done:
+			series, err = w.f.series, w.f.err
+		case <-ctx.Done():
+			err = gohere.Errorf(gohere.Unavailable, "waiting for the metric store: %w", ctx.Err())
+		}
+		switch {
+		case errors.Is(err, errBusy):
+			w.l.Problem, busy = err.Error(), err
+		case err != nil:
+			w.l.Problem = "query failed: " + s.queryError(err)
+		default:
+			w.l.series, w.l.Problem = w.l.toPlot(series)
+		}
+	}
+	return busy
+}
+
+// key is the line's query in the cache.
+func (l *lineQuery) key() queryKey {
+	k := queryKey{query: l.Query, from: l.from.UnixMilli(), to: l.to.UnixMilli(), step: l.step}
+	if l.live {
+		k.to = 0
+	}
+	return k
+}
+
+// expires is when the answer of a query run at now goes stale: windows that
+// may still get data soon, settled ones never.
+func (l *lineQuery) expires(now time.Time) time.Time {
+	if l.live || l.to.After(now.Add(-settleAfter)) {
+		return now.Add(liveTTL)
+	}
+	return time.Time{}
 }
 
 // queryError is what the page may say about a failed query: the store's

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
@@ -59,6 +59,9 @@ type CreateRequest struct {
 	// StartedAt records a deploy after the fact; nil: now. It may be at
 	// most maxStartAge old and maxClockSkew ahead.
 	StartedAt *time.Time `json:"started_at"`
+	// CommitTime is when the deploy's newest commit was made (for the
+	// DORA lead time); nil: unknown. Not after the start.
+	CommitTime *time.Time `json:"commit_time"`
 	// IdempotencyKey is the body form of the Idempotency-Key header.
 	IdempotencyKey string `json:"idempotency_key"`
 	// AnalysisConfig is a canary config (YAML or JSON text) whose analysis
@@ -103,6 +106,9 @@ func (s *Server) createDeploy(c *gin.Context) {
 		Service: req.Service, Env: req.Env, Version: req.Version, BaselineVersion: req.BaselineVersion,
 		Stage: stage, Status: gohere.StatusRunning, Commit: req.Commit, Author: req.Author,
 		MergedBy: req.MergedBy, PR: req.PR, Changes: req.Changes, StartedAt: started,
+	}
+	if req.CommitTime != nil {
+		d.CommitTime = *req.CommitTime
 	}
 	if err := d.Validate(); err != nil {
 		s.apiError(c, err)
@@ -235,7 +241,13 @@ func (s *Server) listDeploys(c *gin.Context) {
 	for _, d := range ds {
 		out.Deploys = append(out.Deploys, s.view(d))
 	}
-	c.JSON(http.StatusOK, out)
+	body, err := json.Marshal(out)
+	if err != nil {
+		s.apiError(c, fmt.Errorf("deploys: encode the list: %w", err))
+		return
+	}
+	// Tagged: a client polling the list gets 304 while nothing changed.
+	newTagged("application/json; charset=utf-8", body).send(c)
 }
 
 var filterParams = []string{"service", "env", "since", "until", "limit"}
@@ -248,13 +260,8 @@ func parseFilter(rawQuery string) (gohere.DeployFilter, error) {
 	if err != nil {
 		return f, gohere.Errorf(gohere.Invalid, "query: %w", err)
 	}
-	for k, vs := range q {
-		if !slices.Contains(filterParams, k) {
-			return f, gohere.Errorf(gohere.Invalid, "unknown query parameter %q; want service, env, since, until or limit", k)
-		}
-		if len(vs) > 1 {
-			return f, gohere.Errorf(gohere.Invalid, "query parameter %q given %d times", k, len(vs))
-		}
+	if err := onlyParams(q, filterParams...); err != nil {
+		return f, err
 	}
 	for _, p := range []struct {
 		name string
@@ -303,9 +310,17 @@ func decodeJSON(c *gin.Context, v any) error {
 	if c.Request.ContentLength > MaxBodyBytes {
 		return tooLarge
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+	// Read whole, so that an error can name the field it is about.
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return tooLarge
+	}
+	if err != nil {
+		return gohere.Errorf(gohere.Invalid, "read request body: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		// Anything after the object is a second request glued to the first.
 		var extra json.RawMessage
@@ -316,37 +331,8 @@ func decodeJSON(c *gin.Context, v any) error {
 			return nil
 		}
 	}
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return tooLarge
-	}
 	if errors.Is(err, io.EOF) {
 		return gohere.Errorf(gohere.Invalid, "empty request body; want a JSON object")
 	}
-	return gohere.Errorf(gohere.Invalid, "malformed JSON: %s", jsonProblem(err))
-}
-
-// jsonProblem describes a decoding error without Go type names.
-func jsonProblem(err error) string {
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		if te.Field != "" {
-			return fmt.Sprintf("%s: want %s, got %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
-		}
-		return fmt.Sprintf("want a JSON object, got %s", te.Value)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return "unexpected end of input"
-	}
-	return err.Error()
-}
-
-func jsonType(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "slice":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	}
-	return goKind
+	return jsonError(err, body, v)
 }

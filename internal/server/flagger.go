@@ -130,7 +130,7 @@ func decodeLenientJSON(c *gin.Context, v any) error {
 		return gohere.Errorf(gohere.Invalid, "read request body: %w", err)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return gohere.Errorf(gohere.Invalid, "malformed JSON: %s", jsonProblem(err))
+		return jsonError(err, body, v)
 	}
 	return nil
 }

@@ -89,6 +89,8 @@ func newEnv(tb testing.TB, wrap func(*store.DB) server.Store) *env {
 			return "https://grafana.example/d/gohere-compare?" + url.Values{"var-baseline": {d.BaselineVersion}, "var-canary": {d.Version}}.Encode()
 		},
 		OnDeployChanged: func() { e.changed.Add(1) },
+		Alerts:          e.db,
+		DORA:            e.db,
 	})
 	if err != nil {
 		tb.Fatal(err)

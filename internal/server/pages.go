@@ -83,6 +83,9 @@ type timelinePage struct {
 	Filter  gohere.DeployFilter
 	Running []DeployView
 	Deploys []DeployView
+	// DORA are the four keys of the last 30 days of what the page shows;
+	// nil without them.
+	DORA *doraView
 }
 
 type deployPage struct {
@@ -92,6 +95,17 @@ type deployPage struct {
 	// RunsAnalyses: this server has a metric store to analyse canaries with.
 	RunsAnalyses bool
 	Analyses     []analysisView
+	// Alerts are the alerts correlated with the deploy, newest first;
+	// ReceivesAlerts: this server has the alert hooks.
+	Alerts         []deployAlert
+	ReceivesAlerts bool
+}
+
+// deployAlert is an alert as the deploy's page shows it: with the
+// correlation to this deploy.
+type deployAlert struct {
+	gohere.Alert
+	Correlation gohere.Correlation
 }
 
 // analysisView is one analysis of a deploy with the evidence of its latest
@@ -123,19 +137,34 @@ type errorPage struct {
 	Back    string // the page the failed form came from; empty: none
 }
 
-// timelinePage lists deploys newest first and, above them, those still running.
+// timelinePage lists deploys newest first and, above them, those still
+// running. The page of everyone not signed in is shared (see pageCache)
+// and tagged for conditional GETs.
 func (s *Server) timelinePage(c *gin.Context) {
 	f, err := parseFilter(c.Request.URL.RawQuery)
 	if err != nil {
 		s.pageError(c, err)
 		return
 	}
+	ch := s.chromeOf(c)
+	shared := ch.Viewer == nil
+	key := ch.SignInURL + "\x00" + ch.ViewerNote + "\x00" + c.Request.URL.RawQuery
+	var gen uint64
+	if shared {
+		page, g, ok := s.rendered.get(key, time.Now())
+		if ok {
+			page.send(c)
+			return
+		}
+		gen = g
+	}
 	ds, err := s.opts.Store.ListDeploys(c.Request.Context(), f)
 	if err != nil {
 		s.pageError(c, err)
 		return
 	}
-	p := timelinePage{Title: "Deploys", Filter: f, Deploys: make([]DeployView, 0, len(ds))}
+	p := timelinePage{Title: "Deploys", Filter: f, Deploys: make([]DeployView, 0, len(ds)),
+		DORA: s.timelineKeys(c.Request.Context(), f.Service, f.Env)}
 	for _, d := range ds {
 		v := s.view(d)
 		p.Deploys = append(p.Deploys, v)
@@ -143,7 +172,17 @@ func (s *Server) timelinePage(c *gin.Context) {
 			p.Running = append(p.Running, v)
 		}
 	}
-	s.render(c, http.StatusOK, "timeline.html", &p)
+	body, ok := s.execute(c, "timeline.html", &p)
+	if !ok {
+		return
+	}
+	if !shared {
+		c.Data(http.StatusOK, htmlType, body)
+		return
+	}
+	page := newTagged(htmlType, body)
+	s.rendered.put(key, page, gen, time.Now())
+	page.send(c)
 }
 
 func (s *Server) deployPage(c *gin.Context) {
@@ -166,7 +205,34 @@ func (s *Server) deployPage(c *gin.Context) {
 			s.plotAnalyses(c.Request.Context(), p.Analyses)
 		}
 	}
+	if s.opts.Alerts != nil {
+		p.ReceivesAlerts = true
+		if p.Alerts, err = s.alertsOfDeploy(c.Request.Context(), d.ID); err != nil {
+			s.pageError(c, err)
+			return
+		}
+	}
 	s.render(c, http.StatusOK, "deploy.html", &p)
+}
+
+// alertsOfDeploy reads the alerts correlated with a deploy, each with its
+// correlation to it.
+func (s *Server) alertsOfDeploy(ctx context.Context, deployID string) ([]deployAlert, error) {
+	as, err := s.opts.Alerts.DeployAlerts(ctx, deployID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]deployAlert, 0, len(as))
+	for _, a := range as {
+		da := deployAlert{Alert: a}
+		for _, c := range a.Correlations {
+			if c.DeployID == deployID {
+				da.Correlation = c
+			}
+		}
+		out = append(out, da)
+	}
+	return out, nil
 }
 
 // analysesOf reads a deploy's analyses, newest first, with their intervals.
@@ -222,10 +288,20 @@ func (s *Server) formError(c *gin.Context, err error, back string) {
 	c.Abort()
 }
 
+const htmlType = "text/html; charset=utf-8"
+
 // render executes a page into a buffer first, so that a template failure
 // is a clean 500 instead of half a page. data is a pointer to a page struct
 // embedding chrome, which render fills with who is signed in.
 func (s *Server) render(c *gin.Context, status int, name string, data any) {
+	if body, ok := s.execute(c, name, data); ok {
+		c.Data(status, htmlType, body)
+	}
+}
+
+// execute is render without the answer: the page, or false after it
+// answered 500.
+func (s *Server) execute(c *gin.Context, name string, data any) ([]byte, bool) {
 	if p, ok := data.(chromed); ok {
 		ch := s.chromeOf(c)
 		p.setChrome(ch)
@@ -239,7 +315,7 @@ func (s *Server) render(c *gin.Context, status int, name string, data any) {
 	if err := s.pages.ExecuteTemplate(&b, name, data); err != nil {
 		s.log.ErrorContext(c.Request.Context(), "render page", "page", name, "err", err)
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
-		return
+		return nil, false
 	}
-	c.Data(status, "text/html; charset=utf-8", b.Bytes())
+	return b.Bytes(), true
 }

@@ -100,6 +100,15 @@ type Options struct {
 	TrustedProxyCIDRs  []netip.Prefix
 	HumanUsers         map[string]auth.Role
 
+	// Alerts keeps alerts received at /hooks/alertmanager and
+	// /hooks/grafana and their correlations with deploys; nil: no alert
+	// hooks. AlertMapping maps their labels to services and envs.
+	Alerts       AlertStore
+	AlertMapping AlertMapping
+	// DORA computes the four keys for /api/v1/dora and the timeline; nil:
+	// none.
+	DORA DORAStore
+
 	// ChatInbox, when set, takes webhook posts at /demo/chat/hook and shows
 	// them on /demo/chat: gohere demo's channel. Never in production: the
 	// hook takes posts from anyone.
@@ -154,6 +163,11 @@ type Server struct {
 	changes *changeBell
 	// crossOrigin refuses page form posts that another site sent (checkForm).
 	crossOrigin *http.CrossOriginProtection
+	// queries caches and bounds the pages' metric store queries.
+	queries *queryCache
+	// rendered keeps the pages shared by everyone not signed in.
+	rendered *pageCache
+	dora30   doraCache // the timeline's DORA keys
 	// draining is closed by Drain: long polls answer at once.
 	draining  chan struct{}
 	drainOnce sync.Once
@@ -173,7 +187,9 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, pages: pages, changes: newChangeBell(), draining: make(chan struct{})}
+	s := &Server{opts: opts, log: opts.Logger, pages: pages, changes: newChangeBell(), draining: make(chan struct{}),
+		queries: newQueryCache(queryConcurrency, cacheEntries, cacheBytes), rendered: newPageCache()}
+	s.forgetPagesOnChange()
 	if s.crossOrigin, err = newCrossOrigin(opts.PublicURL); err != nil {
 		return nil, err
 	}
@@ -205,6 +221,16 @@ func New(opts Options) (*Server, error) {
 	api.POST("/deploys/:id/analyses", s.requireWrite, s.createAnalysis)
 	api.GET("/analyses/:id", s.getAnalysis)
 	api.POST("/analyses/:id/decision", s.decideAPI)
+	if s.opts.DORA != nil {
+		api.GET("/dora", s.dora)
+	}
+	if s.opts.Alerts != nil {
+		api.GET("/correlations", s.listCorrelations)
+		api.GET("/deploys/:id/alerts", s.deployAlerts)
+		alerts := e.Group("/hooks", basicAsBearer, s.authenticate, s.requireWrite)
+		alerts.POST("/alertmanager", s.alertHook("alertmanager", "4"))
+		alerts.POST("/grafana", s.alertHook("grafana", "1"))
+	}
 
 	// Flagger's webhooks: confirm-promotion and confirm-rollout (gate) go
 	// on once a person approved; rollback rolls back once somebody halted.

@@ -25,12 +25,12 @@ const (
 	MaxIdempotencyKeyLen = 256
 )
 
-const deployCols = "id, service, env, version, baseline_version, stage, status, commit_sha, author, merged_by, pr, started_at, finished_at"
+const deployCols = "id, service, env, version, baseline_version, stage, status, commit_sha, author, merged_by, pr, started_at, finished_at, commit_time"
 
 // Statements of every create, prepared once (see DB.prepare).
 const (
 	insertDeploySQL = `INSERT INTO deploys (` + deployCols + `, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 		ON CONFLICT (idempotency_key) DO NOTHING`
 	// The status is a literal, not a parameter: only then do the planners of
 	// both engines use the partial index deploys_last_succeeded.
@@ -93,7 +93,7 @@ func (db *DB) createDeploy(ctx context.Context, op string, d gohere.Deploy, idem
 		}
 		res, err := db.exec(ctx, tx, insertDeploySQL,
 			d.ID, d.Service, d.Env, d.Version, d.BaselineVersion, string(d.Stage), string(d.Status),
-			d.Commit, d.Author, d.MergedBy, d.PR, toDB(d.StartedAt), finished,
+			d.Commit, d.Author, d.MergedBy, d.PR, toDB(d.StartedAt), finished, nullTime(d.CommitTime),
 			sql.NullString{String: idempotencyKey, Valid: idempotencyKey != ""})
 		if isUniqueViolation(err) {
 			return gohere.Errorf(gohere.Conflict, "deploy %s: already exists", d.ID)
@@ -149,6 +149,10 @@ func (db *DB) createDeploy(ctx context.Context, op string, d gohere.Deploy, idem
 	return d, true, nil
 }
 
+// commitTimeSkew is how far a commit time may lie after the deploy's
+// start: the clocks of CI and gohere differ a little.
+const commitTimeSkew = 5 * time.Minute
+
 // newDeploy applies the defaults of a new deploy, validates it and rounds its
 // times to what the database keeps.
 func newDeploy(d gohere.Deploy) (gohere.Deploy, error) {
@@ -187,9 +191,16 @@ func newDeploy(d gohere.Deploy) (gohere.Deploy, error) {
 			return d, gohere.Errorf(gohere.Invalid, "deploy %s: a %s deploy needs a finish time after its start", d.ID, d.Status)
 		}
 	}
+	if !d.CommitTime.IsZero() && d.CommitTime.After(d.StartedAt.Add(commitTimeSkew)) {
+		return d, gohere.Errorf(gohere.Invalid, "deploy %s: commit time %s is after its start %s", d.ID,
+			d.CommitTime.UTC().Format(time.RFC3339), d.StartedAt.UTC().Format(time.RFC3339))
+	}
 	d.StartedAt = normTime(d.StartedAt)
 	if !d.FinishedAt.IsZero() {
 		d.FinishedAt = normTime(d.FinishedAt)
+	}
+	if !d.CommitTime.IsZero() {
+		d.CommitTime = normTime(d.CommitTime)
 	}
 	if d.Changes == nil {
 		d.Changes = []gohere.Change{}
@@ -297,9 +308,10 @@ func scanDeploy(s scanner) (gohere.Deploy, error) {
 		stage, status string
 		started       int64
 		finished      sql.NullInt64
+		committed     sql.NullInt64
 	)
 	err := s.Scan(&d.ID, &d.Service, &d.Env, &d.Version, &d.BaselineVersion, &stage, &status,
-		&d.Commit, &d.Author, &d.MergedBy, &d.PR, &started, &finished)
+		&d.Commit, &d.Author, &d.MergedBy, &d.PR, &started, &finished, &committed)
 	if err != nil {
 		return d, err
 	}
@@ -307,6 +319,9 @@ func scanDeploy(s scanner) (gohere.Deploy, error) {
 	d.StartedAt = fromDB(started)
 	if finished.Valid {
 		d.FinishedAt = fromDB(finished.Int64)
+	}
+	if committed.Valid {
+		d.CommitTime = fromDB(committed.Int64)
 	}
 	d.Changes = []gohere.Change{}
 	return d, nil
@@ -360,13 +375,8 @@ func (db *DB) ListDeploys(ctx context.Context, f gohere.DeployFilter) (_ []goher
 	ctx, span := db.start(ctx, "ListDeploys",
 		attribute.String("gohere.service", f.Service), attribute.String("gohere.env", f.Env))
 	defer func() { end(span, err) }()
-	switch {
-	case f.Limit < 0:
-		return nil, gohere.Errorf(gohere.Invalid, "limit %d: must not be negative", f.Limit)
-	case f.Limit == 0:
-		f.Limit = DefaultListLimit
-	case f.Limit > MaxListLimit:
-		f.Limit = MaxListLimit
+	if f.Limit, err = listLimit(f.Limit); err != nil {
+		return nil, err
 	}
 	var where []string
 	var args []any
@@ -560,6 +570,8 @@ func differs(first, d gohere.Deploy) string {
 		return "merged_by"
 	case first.PR != d.PR:
 		return "pr"
+	case !first.CommitTime.Equal(d.CommitTime):
+		return "commit_time"
 	case !slices.Equal(first.Changes, d.Changes):
 		return "changes"
 	}

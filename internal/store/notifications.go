@@ -51,6 +51,7 @@ type NotificationFacts struct {
 	State    AnalysisState    `json:"state,omitempty"`    // verdict: how the run ended
 	Verdict  gohere.Verdict   `json:"verdict,omitempty"`  // failing, verdict
 	Score    float64          `json:"score"`
+	AlertID  int64            `json:"alert_id,omitempty"` // alert
 }
 
 // EnableNotifications makes state changes queue notifications from now on.

@@ -40,19 +40,28 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, deployID string) error {
 	return nil
 }
 
-// ClaimOutbox returns up to limit entries that are due at now, oldest first,
-// and leases them until now+lease: until then no other worker or replica gets
-// them. An entry whose worker died becomes due again when its lease ends.
+// ClaimOutbox leases the entries of up to limit deploys until now+lease:
+// every entry of a deploy whose oldest entry is due at now, oldest deploys
+// first. A deploy is thus delivered by one worker of one replica at a
+// time, in order: while any of its entries is leased (or waits for a
+// retry) no other claim takes its later ones, which would race the first
+// to create its annotation. An entry whose worker died becomes due again
+// when its lease ends.
 func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) (_ []OutboxEntry, err error) {
 	ctx, span := db.start(ctx, "ClaimOutbox", attribute.Int("gohere.limit", limit))
 	defer func() { end(span, err) }()
 	if limit <= 0 || lease <= 0 {
 		return nil, gohere.Errorf(gohere.Invalid, "outbox claim: limit %d and lease %s must be positive", limit, lease)
 	}
-	// On PostgreSQL, SKIP LOCKED lets concurrent claimers pass each other's
-	// rows; on SQLite the single writer serialises claims.
+	// The oldest entry of a deploy stands for it: claimers lock it, so on
+	// PostgreSQL SKIP LOCKED lets concurrent claimers pass each other's
+	// deploys, and a later entry is never a deploy's oldest while an
+	// earlier one exists. On SQLite the single writer serialises claims.
 	rows, err := db.write.QueryContext(ctx, `UPDATE outbox SET next_attempt_at = $1
-		WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= $2 ORDER BY id LIMIT $3`+db.d.lockRows+`)
+		WHERE deploy_id IN (SELECT o.deploy_id FROM outbox o
+			WHERE o.next_attempt_at <= $2
+				AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.deploy_id = o.deploy_id AND p.id < o.id)
+			ORDER BY o.id LIMIT $3`+db.d.lockRows+`)
 		RETURNING id, deploy_id, attempts, created_at, next_attempt_at, last_error`,
 		toDB(now.Add(lease)), toDB(now), limit)
 	if err != nil {

@@ -161,3 +161,38 @@ func quote(v string) string {
 }
 
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// Keys are the DORA four keys of the last 30 days, all services; a nil key
+// is unknown (no data) and left out of the exposition.
+type Keys struct {
+	DeploysPerDay     float64
+	LeadTime          *float64 // seconds
+	ChangeFailureRate *float64
+	TimeToRestore     *float64 // seconds
+}
+
+// DORAGauges exposes gohere_dora_deploys_per_day, gohere_dora_lead_time_seconds,
+// gohere_dora_change_failure_ratio and gohere_dora_time_to_restore_seconds,
+// from one call of f per scrape (f caches: the keys aggregate 30 days).
+// Without labels: per-service keys are the API's (/api/v1/dora).
+func (m *Metrics) DORAGauges(f func() (Keys, bool)) {
+	m.set.RegisterMetricsWriter(func(w io.Writer) {
+		k, ok := f()
+		if !ok {
+			return
+		}
+		metrics.WriteGaugeFloat64(w, "gohere_dora_deploys_per_day", k.DeploysPerDay)
+		for _, g := range []struct {
+			name string
+			v    *float64
+		}{
+			{"gohere_dora_lead_time_seconds", k.LeadTime},
+			{"gohere_dora_change_failure_ratio", k.ChangeFailureRate},
+			{"gohere_dora_time_to_restore_seconds", k.TimeToRestore},
+		} {
+			if g.v != nil {
+				metrics.WriteGaugeFloat64(w, g.name, *g.v)
+			}
+		}
+	})
+}

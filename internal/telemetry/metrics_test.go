@@ -118,3 +118,22 @@ func TestDeployEnvLabelIsBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestDORAGaugesLeaveUnknownKeysOut(t *testing.T) {
+	m := telemetry.NewMetrics()
+	rate := 0.25
+	m.DORAGauges(func() (telemetry.Keys, bool) {
+		return telemetry.Keys{DeploysPerDay: 12.5, ChangeFailureRate: &rate}, true
+	})
+	got := scrape(m)
+	for _, want := range []string{"gohere_dora_deploys_per_day 12.5\n", "gohere_dora_change_failure_ratio 0.25\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("exposition lacks %q", want)
+		}
+	}
+	for _, unknown := range []string{"gohere_dora_lead_time_seconds", "gohere_dora_time_to_restore_seconds"} {
+		if strings.Contains(got, unknown) {
+			t.Errorf("an unknown key is exposed: %s", unknown)
+		}
+	}
+}
