@@ -131,6 +131,10 @@ func FuzzLoadSignals(f *testing.F) {
 	}
 	f.Add([]byte(`{"signals": [{"name": "a", "query": "{{.Vars.x}}"}], "vars": {"x": "1"}}`))
 	f.Add([]byte("signals: !!str [a]"))
+	// Alias-heavy: a billion-laughs bomb (refused at the alias cap, fast)
+	// and a legitimate merge key.
+	f.Add([]byte("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\nmetrics: *f\n"))
+	f.Add([]byte("base: &m {name: a, query: q}\nmetrics: [{<<: *m}, {<<: *m, name: b}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		set, err := compare.LoadSignals(bytes.NewReader(data))
 		if err != nil {

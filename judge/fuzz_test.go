@@ -32,6 +32,10 @@ func addFiles(f *testing.F, pattern string) {
 func FuzzLoadConfig(f *testing.F) {
 	addFiles(f, "testdata/config/*/*")
 	f.Add([]byte("metrics: [{name: a, query: q, max: .nan}]"))
+	// Alias-heavy: a billion-laughs bomb (refused at the alias cap, fast)
+	// and a legitimate merge key.
+	f.Add([]byte("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\nmetrics: *f\n"))
+	f.Add([]byte("base: &m {name: a, query: q}\nmetrics: [{<<: *m}, {<<: *m, name: b}]\n"))
 	f.Add([]byte(`{"metrics": [{"name": "a", "numerator": "n", "denominator": "d"}], "analysis": {"lifetime": 0}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := LoadConfig(bytes.NewReader(data))

@@ -372,7 +372,11 @@ func printDemo(w io.Writer, base, dir string, linked client.DeployView, results 
 			}
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%s\n", r.scenario.Name, r.scenario.Expected, cmp.Or(string(a.Verdict), "-"), a.Score, r.report)
+		score := fmt.Sprintf("%.1f", a.Score)
+		if a.Verdict == gohere.VerdictNoData || a.Verdict == "" {
+			score = "—" // no data is not a score of 0
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.scenario.Name, r.scenario.Expected, cmp.Or(string(a.Verdict), "-"), score, r.report)
 		if p := r.problem(); p != "" {
 			wrong = append(wrong, p)
 		}

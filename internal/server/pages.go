@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -36,6 +38,13 @@ func parsePages() (*template.Template, error) {
 		"num":    num,
 		"pval":   pval,
 		"mrkdwn": mrkdwn,
+		"count":  count,
+		"shift":  shift,
+		"level":  level,
+		"runner": runner,
+		"nodata": isNoData,
+		"lacks":  lacks,
+		"est":    estimate,
 	}).ParseFS(templateFS, "templates/*.html")
 }
 
@@ -47,17 +56,220 @@ func when(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
-// num formats a statistic to 4 significant digits; nil pointers are empty.
+// num formats a statistic to 4 significant digits, whole numbers (counts,
+// weights) in full with thousands separators, never in exponent form below
+// 1e15; nil pointers are empty.
 func num(v any) string {
 	switch x := v.(type) {
 	case float64:
-		return strconv.FormatFloat(x, 'g', 4, 64)
+		return formatNum(x)
 	case *float64:
 		if x != nil {
-			return strconv.FormatFloat(*x, 'g', 4, 64)
+			return formatNum(*x)
 		}
+	case int:
+		return count(float64(x))
+	case int64:
+		return count(float64(x))
 	}
 	return ""
+}
+
+func formatNum(x float64) string {
+	if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+		return count(x)
+	}
+	if a := math.Abs(x); a >= 1e4 && a < 1e15 { // 12345.67: no exponent
+		return group(strconv.FormatFloat(x, 'f', 1, 64))
+	}
+	return strconv.FormatFloat(x, 'g', 4, 64)
+}
+
+// count formats a count of events or samples: whole, with thousands
+// separators ("33,810"), never in exponent form below 1e15.
+func count(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) >= 1e15 {
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	return group(strconv.FormatFloat(math.Round(v), 'f', -1, 64))
+}
+
+// group puts thousands separators into the integer part of a decimal.
+func group(s string) string {
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if hasFrac {
+		return sign + b.String() + "." + frac
+	}
+	return sign + b.String()
+}
+
+// noChange is the relative shift below which a shift is floating-point
+// noise, not a result.
+const noChange = 1e-9
+
+// shift formats a relative shift (a fraction) with the sign of the
+// estimate as a percentage: "+30.3 %"; below noChange "no change"; nil is
+// empty.
+func shift(rel *float64, estimate float64) string {
+	if rel == nil {
+		return ""
+	}
+	r := math.Abs(*rel)
+	if r < noChange || estimate == 0 {
+		return "no change"
+	}
+	sign := "+"
+	if estimate < 0 {
+		sign = "−"
+	}
+	pct := 100 * r
+	var s string
+	switch {
+	case pct >= 100:
+		s = strconv.FormatFloat(pct, 'f', 0, 64)
+	case pct >= 0.1:
+		s = strconv.FormatFloat(pct, 'f', 1, 64)
+	default:
+		s = strconv.FormatFloat(pct, 'g', 2, 64)
+	}
+	return sign + group(s) + " %"
+}
+
+// level formats a confidence level (0.98) as "98 %".
+func level(l float64) string {
+	return strconv.FormatFloat(100*l, 'g', 4, 64) + " %"
+}
+
+// runner says which runner judged an interval in words: its owner is
+// "host/pid" ("host vm, process 19904"); anything else is shown as it is.
+func runner(owner string) string {
+	host, pid, ok := strings.Cut(owner, "/")
+	if !ok || host == "" {
+		return owner
+	}
+	if _, err := strconv.Atoi(pid); err != nil {
+		return owner
+	}
+	return "host " + host + ", process " + pid
+}
+
+func isNoData(v gohere.Verdict) bool { return v == gohere.VerdictNoData }
+
+// lacks says which side lacked data for a metric without enough of it:
+// "baseline", "canary" or "both"; "" for a metric that had its data.
+func lacks(m judge.MetricResult) string {
+	if m.Label != judge.LabelNoData && m.Label != judge.LabelNoDataFail {
+		return ""
+	}
+	var b, c bool
+	if m.Rate {
+		b = m.Baseline.Counts == nil || m.Baseline.Counts.Denominator == 0
+		c = m.Canary.Counts == nil || m.Canary.Counts.Denominator == 0
+		if m.Baseline.Counts == nil {
+			c = false // the judge stopped at the baseline: the canary was not looked at
+		}
+	} else {
+		b, c = m.Baseline.N == 0, m.Canary.N == 0
+	}
+	if !b && !c { // too few samples rather than none: the reason names the side
+		b = strings.Contains(m.Reason, "baseline")
+		c = !b && strings.Contains(m.Reason, "canary")
+	}
+	switch {
+	case b && c:
+		return "both"
+	case b:
+		return "baseline"
+	case c:
+		return "canary"
+	}
+	return "unknown"
+}
+
+// NoDataReason says why an interval of the analysis is NoData: the judge's
+// first reason for the latest interval, else the interval's problem or
+// which side had no samples.
+func (v analysisView) NoDataReason(iv store.Interval) string {
+	if v.Latest != nil && iv.Seq == v.Latest.Seq && v.Report != nil && len(v.Report.Reasons) > 0 {
+		return "no data: " + v.Report.Reasons[0]
+	}
+	switch {
+	case iv.Error != "":
+		return "no data: " + iv.Error
+	case iv.BaselineSamples == 0 && iv.CanarySamples == 0:
+		return "no data: no samples on either side"
+	case iv.BaselineSamples == 0:
+		return "no data: no baseline samples"
+	case iv.CanarySamples == 0:
+		return "no data: no canary samples"
+	}
+	return "no data"
+}
+
+// Reason is the report's first reason ("" without one), for a NoData
+// verdict's "no data: <reason>".
+func (v analysisView) Reason() string {
+	if v.Report == nil || len(v.Report.Reasons) == 0 {
+		return ""
+	}
+	return v.Report.Reasons[0]
+}
+
+// Adjustment heads the column of adjusted p-values with the adjustment of
+// the analysis' config, or says only "adjusted" when the config cannot be
+// read (the report does not name it).
+func (v analysisView) Adjustment() string {
+	cfg, err := judge.LoadConfig(strings.NewReader(v.Config))
+	if err != nil {
+		return "adjusted p"
+	}
+	switch cfg.Adjust {
+	case judge.AdjustHolm:
+		return "adjusted p (Holm)"
+	case judge.AdjustBH:
+		return "adjusted p (Benjamini-Hochberg)"
+	case judge.AdjustNone:
+		return "p used (no adjustment)"
+	}
+	return "adjusted p"
+}
+
+// estimate is a metric's shift canary − baseline with its relative size
+// ("+45.1 (+30.3 %)"); a relative shift below noChange, or none at all, is
+// "no change"; "" when no test ran.
+func estimate(m judge.MetricResult) string {
+	t := m.Test
+	if t == nil {
+		return ""
+	}
+	if t.Estimate == 0 || (m.RelativeShift != nil && math.Abs(*m.RelativeShift) < noChange) {
+		return "no change"
+	}
+	s := formatNum(t.Estimate)
+	if t.Estimate > 0 {
+		s = "+" + s
+	}
+	if r := shift(m.RelativeShift, t.Estimate); r != "" {
+		s += " (" + r + ")"
+	}
+	return s
+}
+
+// CIDecides: the metric is judged by its confidence interval (Kayenta's
+// rule for value metrics), not by its adjusted p-value.
+func (v analysisView) CIDecides(m judge.MetricResult) bool {
+	return v.Report != nil && v.Report.Judge == judge.ModeKayenta && !m.Rate
 }
 
 // pval formats a p-value: tiny ones in exponent form, the rest to 3 digits.
