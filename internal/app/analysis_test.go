@@ -64,7 +64,7 @@ func TestAnalysisThroughTheAPI(t *testing.T) {
 		// table and the resolved queries.
 		page := get(t, d.ReportURL)
 		for _, want := range []string{`class="verdict verdict-` + string(sc.Expected) + `"`, "p99_latency", "error_rate",
-			"Resolved queries of interval", html.EscapeString(`version="` + sc.Canary + `"`), "p-value"} {
+			"Resolved queries of interval", html.EscapeString(`version="` + sc.Canary + `"`), "adjusted p"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("%s: the deploy page lacks %s", sc.Name, want)
 			}
