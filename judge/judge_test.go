@@ -372,6 +372,13 @@ func TestJudgeScoring(t *testing.T) {
 			if !slices.Contains(r.Reasons, c.reason) {
 				t.Errorf("reasons %q lack %q", r.Reasons, c.reason)
 			}
+			// Each failing metric is named once: a critical one with the
+			// critical failures, not again with the failing ones.
+			for _, m := range r.Metrics {
+				if n := strings.Count(strings.Join(r.Reasons, "\n"), m.Name+" ("); n > 1 {
+					t.Errorf("reasons %q name %s %d times", r.Reasons, m.Name, n)
+				}
+			}
 		})
 	}
 }

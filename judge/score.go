@@ -30,7 +30,8 @@ func score(cfg Config, r *Report) {
 		if m.CriticalFailure {
 			criticals = append(criticals, fmt.Sprintf("%s (%s)", m.Name, m.Label))
 		}
-		if m.Label != LabelPass && m.Label != LabelNoData {
+		if m.Label != LabelPass && m.Label != LabelNoData && !m.CriticalFailure {
+			// A critical failure is named once, with the critical ones.
 			failing = append(failing, fmt.Sprintf("%s (%s)", m.Name, m.Label))
 		}
 		for _, g := range m.Groups {

@@ -33,7 +33,7 @@ func TestPages(t *testing.T) {
 			d.ID, "checkout", "prod", "3f2a1c", "v1", "canary", "bob &amp; eve", "9e8d7c", "carol", "bump deps",
 			"fix &lt;b&gt;tax&lt;/b&gt; rounding", "&lt;script&gt;alert(&#39;author&#39;)&lt;/script&gt;",
 			`class="go-here" href="https://grafana.example/d/gohere-compare?var-baseline=v1&amp;var-canary=3f2a1c"`,
-			"This server runs no canary analyses", "running for",
+			"This server runs no canary analyses", "<dt>Running</dt><dd>for ",
 		}, []string{`href="javascript:`}},
 		{"finished deploy page", "/deploys/" + old.ID, 200, []string{"status-succeeded", "took", "none (no earlier succeeded deploy)", "No changes recorded."}, nil},
 		{"unknown deploy", "/deploys/no-such-deploy", 404, []string{"404 Not Found", "deploy no-such-deploy: not found"}, nil},
