@@ -319,8 +319,25 @@ func TestJudgeScoring(t *testing.T) {
 			score: 0, verdict: gohere.VerdictFail, reason: "1 of 2 scored metrics have no usable data (at least half): score 0",
 		},
 		{
-			name:  "a third no data",
+			// A group without data neither scores nor fails, and the rest
+			// passing is not a pass: Marginal, saying which group.
+			name:  "a third no data, a whole group",
 			cfg:   Config{Metrics: []Metric{metric("a", "g"), metric("b", "g"), metric("c", "h")}},
+			pairs: map[string][2][]float64{"a": {flat, flat}, "b": {flat, flat}, "c": {nil, flat}},
+			score: 100, verdict: gohere.VerdictMarginal, reason: "score 100.00 of the judged groups reaches pass 95, but group h: no data",
+		},
+		{
+			// Weighted: the errors group (30) without data used to cost 30
+			// points and fail a healthy canary; now it is left out.
+			name: "a weighted group without data",
+			cfg: Config{Groups: map[string]float64{"latency": 70, "errors": 30}, Metrics: []Metric{
+				metric("p99", "latency"), metric("p50", "latency"), metric("p90", "latency"), metric("err", "errors")}},
+			pairs: map[string][2][]float64{"p99": {flat, flat}, "p50": {flat, flat}, "p90": {flat, flat}, "err": {flat, nil}},
+			score: 100, verdict: gohere.VerdictMarginal, reason: "score 100.00 of the judged groups reaches pass 95, but group errors: no data",
+		},
+		{
+			name:  "a third no data inside a judged group",
+			cfg:   Config{Metrics: []Metric{metric("a", "g"), metric("b", "g"), metric("c", "g")}},
 			pairs: map[string][2][]float64{"a": {flat, flat}, "b": {flat, flat}, "c": {nil, flat}},
 			score: 100, verdict: gohere.VerdictPass, reason: "1 of 3 scored metrics have no usable data",
 		},

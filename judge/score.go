@@ -64,7 +64,8 @@ func score(cfg Config, r *Report) {
 		}
 		groups = append(groups, g)
 	}
-	var sum float64
+	var sum, judged float64
+	var noDataGroups []string
 	for _, g := range groups {
 		w, ok := cfg.Groups[g.Name]
 		switch {
@@ -74,10 +75,19 @@ func score(cfg Config, r *Report) {
 			w = (100 - weighted) / float64(shared)
 		}
 		g.Weight, g.Score = w, round2(g.raw)
-		if !g.NoData {
+		if g.NoData {
+			noDataGroups = append(noDataGroups, g.Name)
+		} else {
 			sum += g.raw * w / 100
+			judged += w
 		}
 		r.Groups = append(r.Groups, g.GroupScore)
+	}
+	// A group without data gives neither points nor a failure: the score
+	// is over the groups that were judged (Kayenta's too), and the verdict
+	// says that some were not (below).
+	if judged > 0 && len(noDataGroups) > 0 {
+		sum = sum * 100 / judged
 	}
 	r.Score = round2(sum)
 
@@ -99,6 +109,11 @@ func score(cfg Config, r *Report) {
 	case 2*(noData+noDataFail) >= total:
 		r.Score, r.Verdict = 0, gohere.VerdictFail
 		r.Reasons = append(r.Reasons, noDataText+" (at least half): score 0")
+	case r.Score >= cfg.Thresholds.Pass && len(noDataGroups) > 0:
+		// Missing data never decides by itself, neither to fail nor to pass.
+		r.Verdict = gohere.VerdictMarginal
+		r.Reasons = append(r.Reasons, fmt.Sprintf("score %.2f of the judged groups reaches pass %s, but group %s: no data",
+			r.Score, num(cfg.Thresholds.Pass), strings.Join(noDataGroups, ", ")))
 	case r.Score >= cfg.Thresholds.Pass:
 		r.Verdict = gohere.VerdictPass
 		r.Reasons = append(r.Reasons, fmt.Sprintf("score %.2f reaches pass %s", r.Score, num(cfg.Thresholds.Pass)))
