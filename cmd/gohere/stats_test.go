@@ -53,22 +53,7 @@ func TestStatsMannWhitney(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := run(t.Context(), []string{"stats", "mannwhitney"}, strings.NewReader(tt.in), &stdout, &stderr)
-			if code != tt.code {
-				t.Fatalf("exit code = %d, want %d; stderr %q", code, tt.code, stderr.String())
-			}
-			var got []map[string]any
-			for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
-				if line == "" {
-					continue
-				}
-				var m map[string]any
-				if err := json.Unmarshal([]byte(line), &m); err != nil {
-					t.Fatalf("output line %q: %v", line, err)
-				}
-				got = append(got, m)
-			}
+			got, _, stderr := runStats(t, "mannwhitney", tt.in, tt.code)
 			// R's p-values, to rounding: R's pnorm and Go's erfc differ in the last bits.
 			if diff := cmp.Diff(tt.out, got, cmpopts.EquateApprox(1e-12, 0)); diff != "" {
 				t.Errorf("output (-want +got):\n%s", diff)
@@ -155,22 +140,7 @@ func TestStatsSequential(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := run(t.Context(), []string{"stats", "sequential"}, strings.NewReader(tt.in), &stdout, &stderr)
-			if code != tt.code {
-				t.Fatalf("exit code = %d, want %d; stderr %q", code, tt.code, stderr.String())
-			}
-			var got []map[string]any
-			for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
-				if line == "" {
-					continue
-				}
-				var m map[string]any
-				if err := json.Unmarshal([]byte(line), &m); err != nil {
-					t.Fatalf("output line %q: %v", line, err)
-				}
-				got = append(got, m)
-			}
+			got, stdout, stderr := runStats(t, "sequential", tt.in, tt.code)
 			if len(got) != len(tt.out) {
 				t.Fatalf("%d output lines, want %d: %q", len(got), len(tt.out), stdout.String())
 			}
@@ -232,4 +202,25 @@ func checkSequentialLine(t *testing.T, i int, want, got map[string]any) {
 	if diff := cmp.Diff(want, got, cmpopts.EquateApprox(1e-12, 0)); diff != "" {
 		t.Errorf("line %d (-want +got):\n%s", i, diff)
 	}
+}
+
+// runStats runs `gohere stats <sub>` on in, wants exit code, and returns
+// its output lines as JSON objects and its raw output.
+func runStats(t *testing.T, sub, in string, code int) (got []map[string]any, stdout, stderr *bytes.Buffer) {
+	t.Helper()
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	if c := run(t.Context(), []string{"stats", sub}, strings.NewReader(in), stdout, stderr); c != code {
+		t.Fatalf("exit code = %d, want %d; stderr %q", c, code, stderr.String())
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("output line %q: %v", line, err)
+		}
+		got = append(got, m)
+	}
+	return got, stdout, stderr
 }

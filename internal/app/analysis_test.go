@@ -74,7 +74,8 @@ func TestAnalysisThroughTheAPI(t *testing.T) {
 
 	body := get(t, "http://"+a.Addr()+"/metrics")
 	for _, want := range []string{`gohere_analysis_intervals_total{verdict="Pass"}`, `gohere_analysis_intervals_total{verdict="Fail"}`,
-		`gohere_metric_queries_total{result="ok"}`, "gohere_judge_duration_seconds_bucket", "gohere_metric_query_duration_seconds_bucket"} {
+		`gohere_metric_queries_total{result="ok"}`, "gohere_judge_duration_seconds_bucket", "gohere_metric_query_duration_seconds_bucket",
+		"gohere_dora_deploys_per_day "} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -240,8 +240,6 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return qs
 	})
 
-	metrics.DORAGauges(a.doraKeys())
-
 	if err := a.newRunner(metrics); err != nil {
 		a.Close()
 		return nil, err
@@ -281,37 +279,14 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	// Read, write, idle and body timeouts: see httpTimeouts.
 	a.http = newHTTPServer(srv.Handler(), opts.http, opts.Logger)
 	a.http.RegisterOnShutdown(srv.Drain) // long polls answer now instead of holding the shutdown
-	return a, nil
-}
-
-// doraKeys reads the keys of the last 30 days for /metrics, at most once
-// a minute: they aggregate a month of deploys, and scrapes come often.
-func (a *App) doraKeys() func() (telemetry.Keys, bool) {
-	var (
-		mu     sync.Mutex
-		keys   telemetry.Keys
-		ok     bool
-		readAt time.Time
-	)
-	return func() (telemetry.Keys, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(readAt) < time.Minute {
-			return keys, ok
-		}
-		readAt = time.Now()
+	metrics.DORAGauges(func() (telemetry.Keys, bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		k, err := a.db.DORA(ctx, "", "", readAt.Add(-server.DefaultDORAWindow), readAt)
-		if err != nil {
-			a.opts.Logger.Warn("DORA keys for /metrics", "err", err)
-			ok = false
-			return keys, ok
-		}
-		keys, ok = telemetry.Keys{DeploysPerDay: k.DeploysPerDay, LeadTime: k.LeadTimeSeconds,
-			ChangeFailureRate: k.ChangeFailureRate, TimeToRestore: k.TimeToRestoreSeconds}, true
-		return keys, ok
-	}
+		k, ok := srv.Keys30(ctx, "", "")
+		return telemetry.Keys{DeploysPerDay: k.DeploysPerDay, LeadTime: k.LeadTimeSeconds,
+			ChangeFailureRate: k.ChangeFailureRate, TimeToRestore: k.TimeToRestoreSeconds}, ok
+	})
+	return a, nil
 }
 
 // newNotifier sets up the push channel's worker when there is a
@@ -336,11 +311,9 @@ func (a *App) newNotifier(links compare.Config, m *telemetry.Metrics) error {
 		Links: func(d gohere.Deploy) notify.Links {
 			return notify.Links{GoHere: compare.URL(links, d), Report: a.reportURL(d)}
 		},
-		Logger:   a.opts.Logger,
-		Recorder: m,
-		Timeout:  n.Timeout,
-		// Room for a few calls per notification (one per destination).
-		Lease:      12 * cmp.Or(n.Timeout, 10*time.Second),
+		Logger:     a.opts.Logger,
+		Recorder:   m,
+		Timeout:    n.Timeout,
 		Poll:       a.opts.retry.poll,
 		MinBackoff: a.opts.retry.minBackoff,
 		MaxBackoff: a.opts.retry.maxBackoff,

@@ -29,8 +29,9 @@ type sendError struct {
 func (e *sendError) Error() string { return "notify " + e.dest + ": " + e.msg }
 
 // post sends one message body to dest and classifies the outcome: nil
-// (2xx), permanent (a 4xx other than 408 and 429: a deleted webhook, a
-// revoked token, a payload the chat will never take) or transient.
+// (2xx), permanent (a 3xx, or a 4xx other than 408 and 429: a moved or
+// deleted webhook, a revoked token, a payload the chat will never take) or
+// transient.
 func post(ctx context.Context, client *http.Client, dest Destination, body []byte) error {
 	fail := func(permanent bool, format string, args ...any) error {
 		return &sendError{dest: dest.Name(), permanent: permanent, msg: fmt.Sprintf(format, args...)}
@@ -58,7 +59,8 @@ func post(ctx context.Context, client *http.Client, dest Destination, body []byt
 	switch code := resp.StatusCode; {
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
 		e.after = retryAfter(resp.Header.Get("Retry-After"), time.Now())
-	case code >= 400:
+	default:
+		// 4xx, and 3xx: webhooks do not redirect, so the URL is wrong.
 		e.permanent = true
 	}
 	return e

@@ -63,7 +63,7 @@ type Options struct {
 	// workers and replicas; a call starts only while twice Timeout of it
 	// is left (the call, then its record), so that no other worker can
 	// claim and send it meanwhile.
-	// Default 2m.
+	// Default 12 × Timeout: room for a few calls, one per destination.
 	Lease time.Duration
 	// Poll is how often the worker looks for due notifications when not
 	// kicked. Default 2s.
@@ -93,7 +93,7 @@ func (o *Options) validate() error {
 		o.Recorder = nopRecorder{}
 	}
 	o.Timeout = retry.Or(o.Timeout, 10*time.Second)
-	o.Lease = max(retry.Or(o.Lease, 2*time.Minute), 4*o.Timeout) // shorter, and no call could ever start
+	o.Lease = max(retry.Or(o.Lease, 12*o.Timeout), 4*o.Timeout) // shorter, and no call could ever start
 	o.Poll = retry.Or(o.Poll, 2*time.Second)
 	o.MinBackoff = retry.Or(o.MinBackoff, time.Second)
 	o.MaxBackoff = retry.Or(o.MaxBackoff, 5*time.Minute)

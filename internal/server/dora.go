@@ -65,8 +65,7 @@ func (s *Server) dora(c *gin.Context) {
 	c.JSON(http.StatusOK, k)
 }
 
-// doraCache keeps the timeline's keys for a minute: they aggregate 30 days,
-// and the timeline is the most viewed page.
+// doraCache keeps Keys30's answers for a minute.
 type doraCache struct {
 	mu   sync.Mutex
 	keys map[[2]string]cachedKeys
@@ -78,28 +77,40 @@ type cachedKeys struct {
 }
 
 // timelineKeys are the last 30 days' keys of service and env ("" any), or
-// nil when they cannot be read (logged: the timeline shows without them).
+// nil when they cannot be read (the timeline shows without them).
 func (s *Server) timelineKeys(ctx context.Context, service, env string) *doraView {
-	if s.opts.DORA == nil {
+	k, ok := s.Keys30(ctx, service, env)
+	if !ok {
 		return nil
+	}
+	return &doraView{k}
+}
+
+// Keys30 are the DORA keys of the last 30 days of service and env ("" any)
+// for the timeline and /metrics, read at most once a minute each: they
+// aggregate a month of deploys. ok is false without a DORA store or when
+// they cannot be read (logged).
+func (s *Server) Keys30(ctx context.Context, service, env string) (_ store.DORA, ok bool) {
+	if s.opts.DORA == nil {
+		return store.DORA{}, false
 	}
 	now := time.Now()
 	id := [2]string{service, env}
 	s.dora30.mu.Lock()
 	defer s.dora30.mu.Unlock()
 	if c, ok := s.dora30.keys[id]; ok && now.Sub(c.at) < time.Minute {
-		return &doraView{c.k}
+		return c.k, true
 	}
 	k, err := s.opts.DORA.DORA(ctx, service, env, now.Add(-DefaultDORAWindow), now)
 	if err != nil {
-		s.log.WarnContext(ctx, "DORA keys for the timeline", "err", err)
-		return nil
+		s.log.WarnContext(ctx, "DORA keys of the last 30 days", "err", err)
+		return store.DORA{}, false
 	}
 	if s.dora30.keys == nil || len(s.dora30.keys) > 1000 {
 		s.dora30.keys = map[[2]string]cachedKeys{} // bounded: filters are free text
 	}
 	s.dora30.keys[id] = cachedKeys{k, now}
-	return &doraView{k}
+	return k, true
 }
 
 // doraView formats the keys for people; an unknown key reads "—".

@@ -323,7 +323,7 @@ func (db *DB) DeployAlerts(ctx context.Context, deployID string) (_ []gohere.Ale
 	}
 	ctx, span := db.start(ctx, "DeployAlerts", attribute.String("gohere.deploy_id", deployID))
 	defer func() { end(span, err) }()
-	if _, err := db.AnnotationID(ctx, deployID); err != nil {
+	if err := deployExists(ctx, db.read, deployID); err != nil {
 		return nil, err
 	}
 	return queryAlerts(ctx, db.read, "SELECT "+alertCols+` FROM alerts WHERE id IN
@@ -378,13 +378,24 @@ func (db *DB) ClaimAlertAnnotations(ctx context.Context, now time.Time, lease ti
 	if err != nil {
 		return nil, err
 	}
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	ids := make([]any, len(cs))
+	for i, c := range cs {
+		ids[i] = c.id
+	}
+	as, err := queryAlerts(ctx, db.read, "SELECT "+alertCols+" FROM alerts WHERE id IN ("+params(1, len(ids))+")", ids...)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]gohere.Alert, len(as))
+	for _, a := range as {
+		byID[a.ID] = a
+	}
 	out := make([]AlertAnnotation, 0, len(cs))
 	for _, c := range cs {
-		a, err := getAlert(ctx, db.read, c.id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, AlertAnnotation{Alert: a, AnnotationID: c.annotation, Attempts: c.attempts, LeaseEnd: fromDB(toDB(now.Add(lease)))})
+		out = append(out, AlertAnnotation{Alert: byID[c.id], AnnotationID: c.annotation, Attempts: c.attempts, LeaseEnd: fromDB(toDB(now.Add(lease)))})
 	}
 	span.SetAttributes(attribute.Int("gohere.count", len(out)))
 	return out, nil

@@ -145,13 +145,8 @@ func (db *DB) CreateAnalysis(ctx context.Context, a Analysis) (_ Analysis, err e
 	span.SetAttributes(attribute.String("gohere.analysis_id", a.ID))
 	what := "analysis " + a.ID
 	err = db.inTx(ctx, what, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, "SELECT 1 FROM deploys WHERE id = $1", a.DeployID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return gohere.Errorf(gohere.NotFound, "deploy %s: not found", a.DeployID)
-		}
-		if err != nil {
-			return dbError(err, what+": read deploy "+a.DeployID)
+		if err := deployExists(ctx, tx, a.DeployID); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		return insertAnalysis(ctx, tx, a)
 	})

@@ -302,6 +302,19 @@ func getDeploy(ctx context.Context, q querier, where string, arg any) (gohere.De
 
 type scanner interface{ Scan(dest ...any) error }
 
+// deployExists is nil for a recorded deploy, NotFound for an unknown one.
+func deployExists(ctx context.Context, q querier, id string) error {
+	var one int
+	err := q.QueryRowContext(ctx, "SELECT 1 FROM deploys WHERE id = $1", id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return gohere.Errorf(gohere.NotFound, "deploy %s: not found", id)
+	}
+	if err != nil {
+		return dbError(err, "read deploy "+id)
+	}
+	return nil
+}
+
 func scanDeploy(s scanner) (gohere.Deploy, error) {
 	var (
 		d             gohere.Deploy

@@ -40,13 +40,20 @@ type MannWhitneyResponse struct {
 // one MannWhitneyResponse line to w per request; blank lines are skipped.
 // The first bad line stops it with an Invalid error naming the line.
 func MannWhitneyLines(r io.Reader, w io.Writer) error {
+	return eachLine(r, w, "stats mannwhitney", mannWhitneyLine)
+}
+
+// eachLine answers every non-blank JSON line of r with do's line on w; the
+// first line do refuses stops it with an Invalid error naming cmd and the
+// line number.
+func eachLine(r io.Reader, w io.Writer, cmd string, do func(line []byte) ([]byte, error)) error {
 	br := bufio.NewReader(r)
 	for n := 1; ; n++ {
 		line, err := br.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
-			out, perr := mannWhitneyLine(line)
+			out, perr := do(line)
 			if perr != nil {
-				return gohere.Errorf(gohere.Invalid, "stats mannwhitney: line %d: %v", n, perr)
+				return gohere.Errorf(gohere.Invalid, "%s: line %d: %v", cmd, n, perr)
 			}
 			if _, werr := w.Write(append(out, '\n')); werr != nil {
 				return fmt.Errorf("write result of line %d: %w", n, werr)

@@ -1,15 +1,12 @@
 package stats
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-
-	"github.com/gohere/gohere"
 )
 
 // SequentialRequest is one input line of SequentialLines.
@@ -69,25 +66,7 @@ type SequentialResponse struct {
 // The first bad line stops it with an Invalid error naming the line and the
 // field.
 func SequentialLines(r io.Reader, w io.Writer) error {
-	br := bufio.NewReader(r)
-	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			out, perr := sequentialLine(line)
-			if perr != nil {
-				return gohere.Errorf(gohere.Invalid, "stats sequential: line %d: %v", n, perr)
-			}
-			if _, werr := w.Write(append(out, '\n')); werr != nil {
-				return fmt.Errorf("write result of line %d: %w", n, werr)
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read line %d: %w", n, err)
-		}
-	}
+	return eachLine(r, w, "stats sequential", sequentialLine)
 }
 
 func strictDecode(b []byte, v any) error {
