@@ -123,7 +123,13 @@ func (v doraView) PerDay() string {
 	return strconv.FormatFloat(v.DeploysPerDay, 'f', 1, 64)
 }
 
-func (v doraView) LeadTime() string { return humanSeconds(v.LeadTimeSeconds) }
+// LeadTime is marked "≈" when it comes from the daily histograms.
+func (v doraView) LeadTime() string {
+	if v.LeadTimeApproximate {
+		return "≈ " + humanSeconds(v.LeadTimeSeconds)
+	}
+	return humanSeconds(v.LeadTimeSeconds)
+}
 
 func (v doraView) Restore() string { return humanSeconds(v.TimeToRestoreSeconds) }
 

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +29,9 @@ type DORA struct {
 	// deploys that carry a commit time (LeadTimeSamples).
 	LeadTimeSeconds *float64 `json:"lead_time_seconds"`
 	LeadTimeSamples int      `json:"lead_time_samples"`
+	// LeadTimeApproximate: over more than 10,000 samples the median is
+	// read from daily histograms, within 1.1 %.
+	LeadTimeApproximate bool `json:"lead_time_approximate,omitempty"`
 	// ChangeFailureRate is FailedChanges / FinishedChanges: deploys that
 	// finished in the window halted, rolled back or failed, or that a
 	// critical alert correlates with (rank 1).
@@ -60,24 +65,47 @@ func (db *DB) DORA(ctx context.Context, service, env string, since, until time.T
 		}
 	}
 	q := db.read
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM deploys d WHERE d.started_at >= $1 AND d.started_at < $2`+scope,
-		args...).Scan(&k.Deployments); err != nil {
-		return DORA{}, dbError(err, "DORA: deployments")
+	w := splitDays(toDB(since), toDB(until))
+	// sum adds up counts from the rollups' whole days (rollup: $1 and $2 are
+	// the first and end day) and from the deploys of the partial days (raw:
+	// $1 and $2 are the part's bounds).
+	sum := func(what, rollup, raw string, dest ...*int) error {
+		for i, part := range append([][2]int64{{w.first, w.end}}, w.edges...) {
+			query := raw
+			if i == 0 {
+				query = rollup
+			}
+			got := make([]any, len(dest))
+			vals := make([]int64, len(dest))
+			for j := range vals {
+				got[j] = &vals[j]
+			}
+			if err := q.QueryRowContext(ctx, query, append([]any{part[0], part[1]}, args[2:]...)...).Scan(got...); err != nil {
+				return dbError(err, "DORA: "+what)
+			}
+			for j, v := range vals {
+				*dest[j] += int(v)
+			}
+		}
+		return nil
+	}
+	if err := sum("deployments", `SELECT COALESCE(SUM(d.started), 0) FROM dora_daily d WHERE d.day >= $1 AND d.day < $2`+scope,
+		`SELECT COUNT(*) FROM deploys d WHERE d.started_at >= $1 AND d.started_at < $2`+scope, &k.Deployments); err != nil {
+		return DORA{}, err
 	}
 	k.DeploysPerDay = float64(k.Deployments) / (float64(until.Sub(since)) / float64(24*time.Hour))
 
-	leads, err := durations(ctx, q, `SELECT d.started_at - d.commit_time FROM deploys d
-		WHERE d.started_at >= $1 AND d.started_at < $2 AND d.commit_time IS NOT NULL`+scope, args...)
-	if err != nil {
+	if err := db.leadTime(ctx, &k, w, scope, args); err != nil {
 		return DORA{}, err
 	}
-	k.LeadTimeSeconds, k.LeadTimeSamples = median(leads), len(leads)
 
 	failed := strings.Join([]string{`'` + string(gohere.StatusHalted) + `'`, `'` + string(gohere.StatusRolledBack) + `'`,
 		`'` + string(gohere.StatusFailed) + `'`}, ", ")
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN d.status IN (`+failed+`) THEN 1 ELSE 0 END), 0)
-		FROM deploys d WHERE d.finished_at >= $1 AND d.finished_at < $2`+scope, args...).Scan(&k.FinishedChanges, &k.FailedChanges); err != nil {
-		return DORA{}, dbError(err, "DORA: change failures")
+	if err := sum("change failures", `SELECT COALESCE(SUM(d.finished), 0), COALESCE(SUM(d.failed), 0)
+		FROM dora_daily d WHERE d.day >= $1 AND d.day < $2`+scope,
+		`SELECT COUNT(*), COALESCE(SUM(CASE WHEN d.status IN (`+failed+`) THEN 1 ELSE 0 END), 0)
+		FROM deploys d WHERE d.finished_at >= $1 AND d.finished_at < $2`+scope, &k.FinishedChanges, &k.FailedChanges); err != nil {
+		return DORA{}, err
 	}
 	// Plus the deploys that ended well but a critical alert blames: found
 	// from the alerts, which are few, not by probing every deploy.
@@ -102,6 +130,116 @@ func (db *DB) DORA(ctx context.Context, service, env string, since, until time.T
 	}
 	k.TimeToRestoreSeconds, k.Restores = median(restores), len(restores)
 	return k, nil
+}
+
+// exactLeadSamples is the most lead times DORA reads one by one for an
+// exact median; beyond, it takes the median of the daily histograms (within
+// 1.1 %), which costs the same for a thousand deploys a day as for ten.
+var exactLeadSamples = 10_000
+
+// leadTime sets the lead-time keys of k: the median of commit → start of
+// the deploys started in w that carry a commit time.
+func (db *DB) leadTime(ctx context.Context, k *DORA, w window, scope string, args []any) error {
+	q := db.read
+	rawSQL := `SELECT d.started_at - d.commit_time FROM deploys d
+		WHERE d.started_at >= $1 AND d.started_at < $2 AND d.commit_time IS NOT NULL` + scope
+	onDays := append([]any{w.first, w.end}, args[2:]...)
+	var fromDays int64
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(d.n), 0) FROM dora_lead d WHERE d.day >= $1 AND d.day < $2`+scope,
+		onDays...).Scan(&fromDays); err != nil {
+		return dbError(err, "DORA: lead time samples")
+	}
+	var edges []float64
+	for _, part := range w.edges {
+		leads, err := durations(ctx, q, rawSQL, append([]any{part[0], part[1]}, args[2:]...)...)
+		if err != nil {
+			return err
+		}
+		edges = append(edges, leads...)
+	}
+	k.LeadTimeSamples = int(fromDays) + len(edges)
+	if k.LeadTimeSamples <= exactLeadSamples {
+		leads := edges
+		if fromDays > 0 {
+			var err error
+			if leads, err = durations(ctx, q, rawSQL, args...); err != nil {
+				return err
+			}
+		}
+		k.LeadTimeSeconds, k.LeadTimeSamples = median(leads), len(leads)
+		return nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT d.bucket, SUM(d.n) FROM dora_lead d WHERE d.day >= $1 AND d.day < $2`+scope+`
+		GROUP BY d.bucket`, onDays...)
+	if err != nil {
+		return dbError(err, "DORA: lead time histogram")
+	}
+	counts, err := collect(rows, "DORA: lead time histogram", func(s scanner) ([2]int64, error) {
+		var c [2]int64
+		return c, s.Scan(&c[0], &c[1])
+	})
+	if err != nil {
+		return err
+	}
+	for _, l := range edges {
+		counts = append(counts, [2]int64{int64(leadBucket(l)), 1})
+	}
+	m := histogramMedian(counts)
+	k.LeadTimeSeconds, k.LeadTimeApproximate = &m, true
+	return nil
+}
+
+// leadBucketsPerDoubling is the resolution of the lead-time histograms
+// (dora_lead; its migration computes the same buckets).
+const leadBucketsPerDoubling = 32
+
+// leadBucket is the histogram bucket of a lead time in seconds.
+func leadBucket(seconds float64) int {
+	return int(math.Floor(leadBucketsPerDoubling * math.Log2(max(seconds, 1))))
+}
+
+// histogramMedian is the middle of the bucket that holds the median of the
+// (bucket, count) pairs, buckets in any order and repeated.
+func histogramMedian(counts [][2]int64) float64 {
+	slices.SortFunc(counts, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	var total int64
+	for _, c := range counts {
+		total += c[1]
+	}
+	seen := int64(0)
+	for _, c := range counts {
+		if seen += c[1]; 2*seen > total {
+			return math.Exp2((float64(c[0]) + 0.5) / leadBucketsPerDoubling)
+		}
+	}
+	return math.NaN() // unreachable with total > 0
+}
+
+// window is a DORA window cut into the whole UTC days the rollups answer
+// ([first, end) in day numbers, empty when first == end) and the partial
+// days at its ends, in microseconds, that only the deploys can answer.
+type window struct {
+	first, end int64
+	edges      [][2]int64
+}
+
+// dayMicros is a day in the database's time unit; a day number is a time
+// divided by it, as in the rollups' migration.
+const dayMicros = int64(24 * time.Hour / time.Microsecond)
+
+func splitDays(since, until int64) window {
+	first, end := (since+dayMicros-1)/dayMicros, until/dayMicros
+	if first >= end {
+		return window{edges: [][2]int64{{since, until}}}
+	}
+	w := window{first: first, end: end}
+	if s := first * dayMicros; since < s {
+		w.edges = append(w.edges, [2]int64{since, s})
+	}
+	if e := end * dayMicros; e < until {
+		w.edges = append(w.edges, [2]int64{e, until})
+	}
+	return w
 }
 
 // durations reads one column of microsecond differences as seconds.
