@@ -241,4 +241,16 @@ type DeployFilter struct {
 	Since   time.Time
 	Until   time.Time
 	Limit   int // 0: the default of the caller
+	// Status keeps only the deploys of one status; "": any.
+	Status Status
+	// Before keeps only the deploys after it in the list's order (newest
+	// start first, then id): the next page. nil: from the newest.
+	Before *DeployCursor
+}
+
+// DeployCursor is a place in the list of deploys: a deploy's start and id,
+// which order deploys that started at the same instant.
+type DeployCursor struct {
+	StartedAt time.Time
+	ID        string
 }

@@ -19,7 +19,7 @@ const DefaultCorrelationWindow = time.Hour
 // service and env that were running when it started, or finished within
 // window before. A deploy still in canary ranks first, then the most
 // recent start; a deploy of only DARK changes (code that does not run yet)
-// ranks last. deploys may hold others (other services, later starts,
+// or only configuration ranks last (see FastLane). deploys may hold others (other services, later starts,
 // older finishes): they are left out. An alert without a service
 // correlates with nothing.
 func Correlate(a gohere.Alert, deploys []gohere.Deploy, window time.Duration) []gohere.Correlation {
@@ -71,10 +71,11 @@ func author(d gohere.Deploy) string {
 }
 
 // rankClass orders the kinds of candidate: a canary running at the alert's
-// start, another running deploy, a finished one, and any DARK one last.
+// start, another running deploy, a finished one, and any of the fast lane
+// (DARK or config-only) last.
 func rankClass(d gohere.Deploy, running bool) int {
 	switch {
-	case d.Dark():
+	case FastLane(d):
 		return 3
 	case running && d.Stage == gohere.StageCanary:
 		return 0
@@ -86,7 +87,8 @@ func rankClass(d gohere.Deploy, running bool) int {
 
 // score is how likely the deploy caused the alert, 0 to 1: a running
 // deploy 1, fading to 0.5 as its start recedes over the window; a finished
-// one from 0.5 down to 0 at the window's end; a DARK one a tenth of that.
+// one from 0.5 down to 0 at the window's end; a DARK or config-only one a
+// tenth of that.
 func score(a gohere.Alert, d gohere.Deploy, running bool, window time.Duration) float64 {
 	fade := func(since time.Duration) float64 {
 		return max(0, 1-float64(since)/float64(window))
@@ -95,7 +97,7 @@ func score(a gohere.Alert, d gohere.Deploy, running bool, window time.Duration) 
 	if running {
 		s = 0.5 + 0.5*fade(a.StartsAt.Sub(d.StartedAt))
 	}
-	if d.Dark() {
+	if FastLane(d) {
 		s /= 10
 	}
 	return math.Round(s*1000) / 1000
@@ -108,8 +110,11 @@ func reason(a gohere.Alert, d gohere.Deploy, running bool) string {
 	if d.Stage == gohere.StageCanary {
 		what = "canary"
 	}
-	if d.Dark() {
+	switch {
+	case d.Dark():
 		what = "DARK " + what
+	case ConfigOnly(d):
+		what = "config-only " + what
 	}
 	subject := fmt.Sprintf("%s %s of %s", what, d.Version, d.Service)
 	if running {

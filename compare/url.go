@@ -47,14 +47,46 @@ func URL(cfg Config, d gohere.Deploy) string {
 		q.add("to", to)
 		return strings.TrimRight(cfg.GrafanaURL, "/") + "/d/" + DashboardUID + "/" + DashboardUID + "?" + q.String()
 	}
-	q.add("service", d.Service)
-	q.add("env", d.Env)
-	q.add("baseline", d.BaselineVersion)
-	q.add("canary", d.Version)
-	q.add("from", from)
-	q.add("to", to)
-	q.add("start", ms(d.StartedAt))
-	return strings.TrimRight(cfg.PublicURL, "/") + "/compare?" + q.String()
+	page := PageQuery{Service: d.Service, Env: d.Env, Baseline: d.BaselineVersion, Canary: d.Version,
+		From: d.StartedAt.Add(-Margin), Start: d.StartedAt}
+	if to != "now" {
+		page.To = d.FinishedAt.Add(Margin)
+	}
+	return strings.TrimRight(cfg.PublicURL, "/") + page.Path()
+}
+
+// Path is the built-in page's path and query for q, relative to gohere's
+// public URL.
+func (q PageQuery) Path() string {
+	var b query
+	b.add("service", q.Service)
+	b.add("env", q.Env)
+	b.add("baseline", q.Baseline)
+	b.add("canary", q.Canary)
+	b.add("from", ms(q.From))
+	to := "now"
+	if !q.To.IsZero() {
+		to = ms(q.To)
+	}
+	b.add("to", to)
+	if !q.Start.IsZero() {
+		b.add("start", ms(q.Start))
+	}
+	return "/compare?" + b.String()
+}
+
+// Ranges are the spans the built-in page offers on either side of the
+// deploy start.
+var Ranges = []time.Duration{15 * time.Minute, time.Hour, 6 * time.Hour}
+
+// Around is the page's query over r on either side of its deploy start.
+// Its end stays fixed while it lies ahead (the chart shows the time still
+// to come empty), so that the link means the same range at every view.
+func (p Page) Around(r time.Duration) PageQuery {
+	q := p.Query
+	start := p.DeployStart()
+	q.From, q.To, q.Start = start.Add(-r), start.Add(r), start
+	return q
 }
 
 // query keeps parameters in the order of DESIGN.md §3 (url.Values sorts

@@ -239,3 +239,37 @@ func TestBuiltinURLRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestAround: the page's ranges around the deploy start keep the page's
+// parameters, fix both ends (also ahead of now) and parse back to
+// themselves.
+func TestAround(t *testing.T) {
+	q, err := compare.ParsePageQuery(url.Values{"service": {"checkout"}, "env": {"prod"}, "canary": {"v2"},
+		"from": {"1795428000000"}, "to": {"now"}, "start": {"1795428900000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := compare.NewPage(q, nil, nil, time.UnixMilli(1795429000000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	around := page.Around(time.Hour)
+	want := "/compare?service=checkout&env=prod&canary=v2&from=1795425300000&to=1795432500000&start=1795428900000"
+	if got := around.Path(); got != want {
+		t.Fatalf("±1 h: %s, want %s", got, want)
+	}
+	link, err := url.Parse(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := compare.ParsePageQuery(link.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(around, back); diff != "" {
+		t.Errorf("the ±1 h link parses to another query (-built +parsed):\n%s", diff)
+	}
+	if got := q.Path(); !strings.Contains(got, "&to=now&") {
+		t.Errorf("a running deploy's page: %s, want to=now", got)
+	}
+}

@@ -126,6 +126,10 @@ type Metric struct {
 	Critical bool `json:"critical,omitempty"`
 	// MustHaveData: missing data counts as a failure (NoDataFail).
 	MustHaveData bool `json:"must_have_data,omitempty"`
+	// Optional: the series may legitimately vanish, so no data here leaves
+	// a passing verdict a Pass; without it, a metric without data inside a
+	// judged group makes the verdict at most Marginal.
+	Optional bool `json:"optional,omitempty"`
 	// Muted: reported, never scored.
 	Muted bool `json:"muted,omitempty"`
 	// MinSamples per side below which the metric is NoData (for a rate
@@ -138,7 +142,26 @@ type Metric struct {
 	Max       *float64 `json:"max,omitempty"`
 	Min       *float64 `json:"min,omitempty"`
 	Tolerance *float64 `json:"tolerance,omitempty"` // overrides Config.Tolerance
+	// Unit is what the metric's values measure; pages print values,
+	// shifts and axes with it. Empty: plain numbers.
+	Unit Unit `json:"unit,omitempty"`
 }
+
+// Unit is the unit of a metric's values (for a rate metric: of its rate).
+type Unit string
+
+const (
+	UnitSeconds      Unit = "seconds"
+	UnitMilliseconds Unit = "milliseconds"
+	UnitBytes        Unit = "bytes"
+	UnitPercent      Unit = "percent" // 0–100
+	UnitRatio        Unit = "ratio"   // 0–1, printed as a percentage
+	UnitCount        Unit = "count"
+	UnitPerSecond    Unit = "per_second"
+)
+
+// Units are the allowed values of Metric.Unit.
+var Units = []Unit{UnitSeconds, UnitMilliseconds, UnitBytes, UnitPercent, UnitRatio, UnitCount, UnitPerSecond}
 
 // Rate reports whether the metric is judged on counts.
 func (m Metric) Rate() bool { return m.Numerator != "" || m.Denominator != "" }
@@ -156,7 +179,7 @@ type EffectSize struct {
 // Analysis is the part of a canary config the analysis runner reads: how a
 // live analysis is scheduled and queried. The judge only validates it.
 type Analysis struct {
-	Mode        AnalysisMode      `json:"mode,omitempty"` // concurrent (default) or before_after
+	Mode        AnalysisMode      `json:"mode,omitempty"` // concurrent (default), before_after or sequential
 	Lifetime    Duration          `json:"lifetime,omitempty"`
 	Interval    Duration          `json:"interval,omitempty"` // 0: one judgement at the end
 	Warmup      Duration          `json:"warmup,omitempty"`
@@ -167,6 +190,10 @@ type Analysis struct {
 	AutoPromote AutoPromote       `json:"auto_promote,omitempty"` // never (default) or on_pass
 	AutoHalt    AutoHalt          `json:"auto_halt,omitempty"`    // never (default) or on_fail
 	Aggregate   Aggregate         `json:"aggregate,omitempty"`    // none (default), sum, mean or max
+	// EarlyPass (sequential only) ends the run with a Pass before its
+	// lifetime once every metric's confidence sequence lies inside its
+	// tolerance band.
+	EarlyPass bool `json:"early_pass,omitempty"`
 }
 
 // AnalysisMode says how baseline and canary series are told apart.
@@ -175,6 +202,10 @@ type AnalysisMode string
 const (
 	Concurrent  AnalysisMode = "concurrent"
 	BeforeAfter AnalysisMode = "before_after"
+	// Sequential compares the sides like Concurrent, but judges each look
+	// on all data since the canary started with anytime-valid tests, so
+	// stopping early keeps the error rate (judge.Sequential).
+	Sequential AnalysisMode = "sequential"
 )
 
 // AutoPromote says when a passing analysis needs no human.
@@ -401,6 +432,9 @@ func (c Config) problems() []problem {
 	}
 	if c.Analysis != nil {
 		ps = append(ps, c.Analysis.problems("analysis")...)
+		if c.Analysis.Mode == Sequential && c.Judge == ModeKayenta {
+			add("analysis.mode", "sequential needs judge gohere: Kayenta's tolerance is a share of each interval's estimate, not a fixed band a confidence sequence can be held to")
+		}
 	}
 	return ps
 }
@@ -518,6 +552,12 @@ func (m Metric) problems(at string, vars []string) []problem {
 	if m.Muted && m.Critical {
 		add(at, "a muted metric cannot be critical")
 	}
+	if m.Unit != "" { // no unit: plain numbers
+		oneOf(add, at+".unit", string(m.Unit), Units...)
+	}
+	if m.Optional && (m.Critical || m.MustHaveData) {
+		add(at+".optional", "an optional metric may have no data: it cannot be critical or must_have_data")
+	}
 	return ps
 }
 
@@ -526,7 +566,7 @@ func (a Analysis) problems(at string) []problem {
 	add := func(path, format string, args ...any) {
 		ps = append(ps, problem{path, fmt.Sprintf(format, args...)})
 	}
-	oneOf(add, at+".mode", string(a.Mode), Concurrent, BeforeAfter)
+	oneOf(add, at+".mode", string(a.Mode), Concurrent, BeforeAfter, Sequential)
 	oneOf(add, at+".auto_promote", string(a.AutoPromote), PromoteNever, PromoteOnPass)
 	oneOf(add, at+".auto_halt", string(a.AutoHalt), HaltNever, HaltOnFail)
 	oneOf(add, at+".aggregate", string(a.Aggregate), AggregateNone, AggregateSum, AggregateMean, AggregateMax)
@@ -552,8 +592,14 @@ func (a Analysis) problems(at string) []problem {
 	switch {
 	case a.Mode == BeforeAfter && a.Offset <= 0:
 		add(at+".offset", "before_after needs an offset > 0: how far back the baseline window lies")
-	case a.Mode == Concurrent && a.Offset != 0:
+	case a.Mode != BeforeAfter && a.Offset != 0:
 		add(at+".offset", "an offset applies to before_after only")
+	}
+	if a.Mode == Sequential && a.Lookback != 0 {
+		add(at+".lookback", "sequential mode judges all data since the canary started: remove the lookback")
+	}
+	if a.EarlyPass && a.Mode != Sequential {
+		add(at+".early_pass", "early_pass needs mode sequential: only anytime-valid confidence sequences may pass a run early")
 	}
 	for k := range a.Vars {
 		if k == "" {

@@ -143,7 +143,7 @@ func TestJudgeImportKayenta(t *testing.T) {
 	}
 	p99, errs := cfg.Metrics[0], cfg.Metrics[1]
 	want := Metric{
-		Name: "p99 latency", Query: `histogram_quantile(0.99, rate(http_bucket{version="${scope}"}[1m]))`,
+		Name: "p99 latency", Query: `histogram_quantile(0.99, rate(http_bucket{version="{{.Version}}"}[1m]))`,
 		Groups: []string{"latency"}, Direction: Increase, NaNStrategy: NaNRemove, Outliers: OutliersRemove,
 		OutlierFactor: 3, Critical: true, MinSamples: 1,
 		EffectSize: EffectSize{Measure: MeanRatio, AllowedIncrease: 1.1, AllowedDecrease: 1, CriticalIncrease: 1.5, CriticalDecrease: 1},
@@ -151,7 +151,7 @@ func TestJudgeImportKayenta(t *testing.T) {
 	if diff := cmp.Diff(want, p99); diff != "" {
 		t.Errorf("p99 (-want +got):\n%s", diff)
 	}
-	if errs.Query != "http_errors_total" || errs.EffectSize.Measure != CLES || errs.EffectSize.AllowedDecrease != 0.5 ||
+	if errs.Query != `avg(http_errors_total{service="{{.Service}}",env="{{.Env}}",version="{{.Version}}"})` || errs.EffectSize.Measure != CLES || errs.EffectSize.AllowedDecrease != 0.5 ||
 		!errs.MustHaveData || errs.NaNStrategy != NaNReplace {
 		t.Errorf("errors metric = %+v", errs)
 	}

@@ -292,6 +292,7 @@ func TestJudgeScoring(t *testing.T) {
 	}
 	critical := func(m *Metric) { m.Critical = true }
 	muted := func(m *Metric) { m.Muted = true }
+	optional := func(m *Metric) { m.Optional = true }
 	for _, c := range []struct {
 		name    string
 		cfg     Config
@@ -336,10 +337,33 @@ func TestJudgeScoring(t *testing.T) {
 			score: 100, verdict: gohere.VerdictMarginal, reason: "score 100.00 of the judged groups reaches pass 95, but group errors: no data",
 		},
 		{
+			// The metric that vanished may be the one that would fail.
 			name:  "a third no data inside a judged group",
 			cfg:   Config{Metrics: []Metric{metric("a", "g"), metric("b", "g"), metric("c", "g")}},
 			pairs: map[string][2][]float64{"a": {flat, flat}, "b": {flat, flat}, "c": {nil, flat}},
+			score: 100, verdict: gohere.VerdictMarginal, reason: "score 100.00 of the judged groups reaches pass 95, but metric c: no data",
+		},
+		{
+			name:  "an optional metric without data",
+			cfg:   Config{Metrics: []Metric{metric("a", "g"), metric("b", "g"), metric("c", "g", optional)}},
+			pairs: map[string][2][]float64{"a": {flat, flat}, "b": {flat, flat}, "c": {nil, flat}},
 			score: 100, verdict: gohere.VerdictPass, reason: "1 of 3 scored metrics have no usable data",
+		},
+		{
+			name: "no data in a group and in a judged one",
+			cfg: Config{Metrics: []Metric{metric("a", "g"), metric("b", "g"), metric("c", "g"),
+				metric("d", "g"), metric("e", "h")}},
+			pairs: map[string][2][]float64{"a": {flat, flat}, "b": {flat, flat}, "c": {flat, flat}, "d": {flat, nil}, "e": {nil, flat}},
+			score: 100, verdict: gohere.VerdictMarginal,
+			reason: "score 100.00 of the judged groups reaches pass 95, but group h: no data; metric d: no data",
+		},
+		{
+			// Below pass the score decides: a vanished metric does not
+			// make a failing canary Marginal.
+			name:  "no data beside a failing metric",
+			cfg:   Config{Metrics: []Metric{metric("a", "g"), metric("b", "g"), metric("c", "g"), metric("d", "g")}},
+			pairs: map[string][2][]float64{"a": {flat, up}, "b": {flat, up}, "c": {flat, flat}, "d": {flat, nil}},
+			score: 33.33, verdict: gohere.VerdictFail, reason: "score 33.33 is below marginal 75",
 		},
 		{
 			name:  "all no data is NoData, never Pass",

@@ -256,3 +256,45 @@ func mean(xs []float64) float64 {
 	}
 	return s / float64(len(xs))
 }
+
+// TestJudgeKayentaQueries: Kayenta's Prometheus query configs become the
+// queries its PrometheusMetricsService would send, with the scope and
+// location of the deploy's sides.
+func TestJudgeKayentaQueries(t *testing.T) {
+	templates := map[string]string{"by-scope": `version="${scope}",env="${location}"`, "whole": `PromQL:sum(rate(x{version="${scope}"}[1m]))`}
+	for _, c := range []struct {
+		name string
+		q    kayentaQuery
+		want string // or the error
+		err  bool
+	}{
+		{"inline PromQL", kayentaQuery{CustomInlineTemplate: `PromQL:histogram_quantile(0.99, sum by (le) (rate(h_bucket{version="${scope}",region="${location}"}[1m])))`},
+			`histogram_quantile(0.99, sum by (le) (rate(h_bucket{version="{{.Version}}",region="{{.Env}}"}[1m])))`, false},
+		{"inline filter with bindings and group by", kayentaQuery{MetricName: "cpu_seconds", CustomInlineTemplate: `version="${scope}"`,
+			LabelBindings: []string{`mode="user"`}, GroupByFields: []string{"pod", "zone"}},
+			`avg(cpu_seconds{version="{{.Version}}",mode="user"}) by (pod,zone)`, false},
+		{"named filter template", kayentaQuery{MetricName: "m", CustomFilterTemplate: "by-scope"}, `avg(m{version="{{.Version}}",env="{{.Env}}"})`, false},
+		{"named PromQL template", kayentaQuery{MetricName: "ignored", CustomFilterTemplate: "whole"}, `sum(rate(x{version="{{.Version}}"}[1m]))`, false},
+		{"resource type: gohere's label conventions", kayentaQuery{MetricName: "m", ResourceType: "gce_instance", LabelBindings: []string{`code="500"`}},
+			`avg(m{service="{{.Service}}",env="{{.Env}}",version="{{.Version}}",code="500"})`, false},
+		{"extended scope parameter", kayentaQuery{MetricName: "m", CustomInlineTemplate: `ns="${namespace}",kind="${resourceType}"`, ResourceType: "k8s_pod"},
+			`avg(m{ns="{{.Vars.namespace}}",kind="k8s_pod"})`, false},
+		{"escaped placeholder as Kayenta stores it", kayentaQuery{MetricName: "m", CustomInlineTemplate: `version="$\{scope}"`}, `avg(m{version="{{.Version}}"})`, false},
+		{"braces stay literal", kayentaQuery{CustomInlineTemplate: `PromQL:x{a="{{b}}"}`}, `x{a="{{"{{"}}b}}"}`, false},
+		{"unknown template", kayentaQuery{MetricName: "m", CustomFilterTemplate: "nope"}, "not in the config's templates", true},
+		{"FreeMarker expression", kayentaQuery{MetricName: "m", CustomInlineTemplate: `v="${scope!"x"}"`}, "not supported", true},
+		{"FreeMarker directive", kayentaQuery{MetricName: "m", CustomInlineTemplate: `<#if scope??>v="${scope}"</#if>`}, "directives", true},
+		{"deprecated customFilter", kayentaQuery{MetricName: "m", CustomFilter: "a=b"}, "deprecated", true},
+		{"no metric name", kayentaQuery{CustomInlineTemplate: `v="${scope}"`}, "metricName is required", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := c.q.promQuery(templates)
+			switch {
+			case c.err && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("promQuery = %q, %v; want an error with %q", got, err, c.want)
+			case !c.err && (err != nil || got != c.want):
+				t.Errorf("promQuery = %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+}

@@ -16,6 +16,11 @@ func score(cfg Config, r *Report) {
 	counts := map[string]map[Label]int{}
 	var total, noData, noDataFail int
 	var criticals, failing []string
+	optional := map[string]bool{}
+	for _, m := range cfg.Metrics {
+		optional[m.Name] = m.Optional
+	}
+	var missing []MetricResult // without data, neither critical nor optional
 	for _, m := range r.Metrics {
 		if m.Muted {
 			continue
@@ -24,6 +29,9 @@ func score(cfg Config, r *Report) {
 		switch m.Label {
 		case LabelNoData, LabelError:
 			noData++
+			if !m.CriticalFailure && !optional[m.Name] {
+				missing = append(missing, m)
+			}
 		case LabelNoDataFail:
 			noDataFail++
 		}
@@ -91,6 +99,7 @@ func score(cfg Config, r *Report) {
 	}
 	r.Score = round2(sum)
 
+	vanished := unjudged(missing, noDataGroups)
 	noDataText := fmt.Sprintf("%d of %d scored metrics have no usable data", noData+noDataFail, total)
 	switch {
 	case total == 0:
@@ -109,11 +118,17 @@ func score(cfg Config, r *Report) {
 	case 2*(noData+noDataFail) >= total:
 		r.Score, r.Verdict = 0, gohere.VerdictFail
 		r.Reasons = append(r.Reasons, noDataText+" (at least half): score 0")
-	case r.Score >= cfg.Thresholds.Pass && len(noDataGroups) > 0:
-		// Missing data never decides by itself, neither to fail nor to pass.
+	case r.Score >= cfg.Thresholds.Pass && (len(noDataGroups) > 0 || len(vanished) > 0):
+		// Missing data never decides by itself, neither to fail nor to
+		// pass: a metric that vanished may be the one that would have
+		// failed, so a human looks, unless it is optional.
+		var why []string
+		if len(noDataGroups) > 0 {
+			why = append(why, fmt.Sprintf("group %s: no data", strings.Join(noDataGroups, ", ")))
+		}
 		r.Verdict = gohere.VerdictMarginal
-		r.Reasons = append(r.Reasons, fmt.Sprintf("score %.2f of the judged groups reaches pass %s, but group %s: no data",
-			r.Score, num(cfg.Thresholds.Pass), strings.Join(noDataGroups, ", ")))
+		r.Reasons = append(r.Reasons, fmt.Sprintf("score %.2f of the judged groups reaches pass %s, but %s",
+			r.Score, num(cfg.Thresholds.Pass), strings.Join(append(why, vanished...), "; ")))
 	case r.Score >= cfg.Thresholds.Pass:
 		r.Verdict = gohere.VerdictPass
 		r.Reasons = append(r.Reasons, fmt.Sprintf("score %.2f reaches pass %s", r.Score, num(cfg.Thresholds.Pass)))
@@ -131,6 +146,25 @@ func score(cfg Config, r *Report) {
 	if noData+noDataFail > 0 && 2*(noData+noDataFail) < total {
 		r.Reasons = append(r.Reasons, noDataText)
 	}
+}
+
+// unjudged names the metrics without data that are not in a group without
+// data (that group's reason covers them): "metric p50: no data".
+func unjudged(missing []MetricResult, noDataGroups []string) []string {
+	var out []string
+	for _, m := range missing {
+		if !slices.ContainsFunc(m.Groups, func(g string) bool { return slices.Contains(noDataGroups, g) }) {
+			out = append(out, fmt.Sprintf("metric %s: %s", m.Name, noDataWord(m.Label)))
+		}
+	}
+	return out
+}
+
+func noDataWord(l Label) string {
+	if l == LabelError {
+		return "unusable data"
+	}
+	return "no data"
 }
 
 // round2 rounds half away from zero to 2 decimals, as Kayenta reports.

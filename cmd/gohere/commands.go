@@ -7,6 +7,7 @@ func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		newServeCmd(),
 		newDeployCmd(),
+		newTrainCmd(),
 		newAnalyzeCmd(),
 		newGateCmd(),
 		newStatsCmd(),

@@ -73,7 +73,8 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 
 	// Throw-away tokens: nobody but this process knows them.
 	ciToken, humanToken := rand.Text(), rand.Text()
-	tokens, err := auth.Parse("ci:demo-ci:" + ciToken + ",human:demo:" + humanToken)
+	riders, riderTokens := demoRiderTokens()
+	tokens, err := auth.Parse("ci:demo-ci:" + ciToken + ",human:demo:" + humanToken + riderTokens)
 	if err != nil {
 		return err
 	}
@@ -107,6 +108,9 @@ func demo(ctx context.Context, o demoOptions) (err error) {
 	}
 	wrong := printDemo(o.out, a.URL(), dir, linked, results)
 	if problem := demoAlert(scriptCtx, o.out, a.URL(), ciToken, results); problem != "" {
+		wrong = strings.TrimPrefix(wrong+"; "+problem, "; ")
+	}
+	if problem := demoTrain(scriptCtx, o.out, a.URL(), riders); problem != "" {
 		wrong = strings.TrimPrefix(wrong+"; "+problem, "; ")
 	}
 	if o.once {
@@ -497,5 +501,45 @@ func demoAlert(ctx context.Context, w io.Writer, base, token string, results []d
 	fmt.Fprintf(w, "\nAlert HighLatency of %s/%s, as Alertmanager sends it to /hooks/alertmanager: correlated with %d deploys;\n"+
 		"the likeliest, %s %s (%s), is told in chat and lists it: %s/deploys/%s\n",
 		sc.Service, sc.Env, len(cs), cs[0].Stage, cs[0].Version, cs[0].Reason, base, url.PathEscape(cs[0].DeployID))
+	return ""
+}
+
+// demoRiders are the people of the demo's push train, in joining order.
+var demoRiders = []string{"ana", "ben", "cleo", "dev"}
+
+// demoRiderTokens makes a throw-away human token per rider, and the text
+// that adds them to the server's tokens.
+func demoRiderTokens() (map[string]string, string) {
+	tokens, list := map[string]string{}, ""
+	for _, n := range demoRiders {
+		tokens[n] = rand.Text()
+		list += ",human:" + n + ":" + tokens[n]
+	}
+	return tokens, list
+}
+
+// demoTrain puts a push train with a car in progress on /train: four
+// people join the checkout train, the first two of the head car are in.
+// It prints the train and says what is wrong, if anything.
+func demoTrain(ctx context.Context, w io.Writer, base string, tokens map[string]string) string {
+	var last client.TrainReply
+	for _, step := range []struct{ who, action string }{
+		{"ana", "join"}, {"ben", "join"}, {"cleo", "join"}, {"dev", "join"}, {"ana", "in"}, {"ben", "in"},
+	} {
+		c, err := client.New(base, tokens[step.who], 30*time.Second)
+		if err == nil {
+			last, err = c.TrainAction(ctx, "checkout", step.action, client.TrainRequest{})
+		}
+		if err != nil {
+			return fmt.Sprintf("push train: %s %s: %v", step.who, step.action, err)
+		}
+	}
+	fmt.Fprintf(w, "\nPush train (page %s/train), a car in progress:\n", base)
+	if err := printTrain(w, last.Train, time.Now()); err != nil {
+		return err.Error()
+	}
+	if len(last.Cars) != 2 || last.Cars[0].State != "pushing" {
+		return fmt.Sprintf("push train: %d cars, head car %v; want 2, pushing", len(last.Cars), last.Cars)
+	}
 	return ""
 }

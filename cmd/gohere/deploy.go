@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/annotate"
 	"github.com/gohere/gohere/internal/client"
 )
 
@@ -75,6 +77,8 @@ func newDeployStartCmd() *cobra.Command {
 		startedAt  string
 		commitTime string
 		analyze    string
+		trainName  string
+		configOnly bool
 	)
 	cmd := &cobra.Command{
 		Use:   "start --service S --env E --version V",
@@ -87,6 +91,11 @@ func newDeployStartCmd() *cobra.Command {
 					return err
 				}
 				req.Changes = append(req.Changes, c)
+			}
+			if configOnly {
+				if err := markConfigOnly(&req, trainName); err != nil {
+					return err
+				}
 			}
 			var err error
 			if req.StartedAt, err = parseTimeFlag("started-at", startedAt); err != nil {
@@ -107,6 +116,17 @@ func newDeployStartCmd() *cobra.Command {
 				return err
 			}
 			ctx := ciTraceContext(cmd.Context())
+			if trainName != "" && len(req.Changes) == 0 {
+				// The car's deploy ships what its members said in with,
+				// each change by its author: a bundle.
+				t, err := c.Train(ctx, trainName)
+				if err != nil {
+					return fmt.Errorf("train %s: %w", trainName, err)
+				}
+				if len(t.Cars) > 0 {
+					req.Changes = t.Cars[0].Changes
+				}
+			}
 			d, err := c.StartDeploy(ctx, req)
 			if err != nil {
 				return err
@@ -115,6 +135,13 @@ func newDeployStartCmd() *cobra.Command {
 				return err
 			}
 			warnOtherCanaries(ctx, cmd.ErrOrStderr(), c, d)
+			if trainName != "" {
+				// The deploy is recorded either way: a train that refuses it
+				// (stopped, not all in) fails the command, not the record.
+				if _, err := c.TrainAction(ctx, trainName, "deploy", client.TrainRequest{DeployID: d.ID}); err != nil {
+					return fmt.Errorf("deploy %s: train %s: %w", d.ID, trainName, err)
+				}
+			}
 			return nil
 		},
 	}
@@ -133,6 +160,8 @@ func newDeployStartCmd() *cobra.Command {
 	fl.StringVar(&startedAt, "started-at", "", "when the deploy started, as an RFC3339 time within the last 30 days, to record it after the fact (default: now)")
 	fl.StringVar(&commitTime, "commit-time", os.Getenv("GOHERE_COMMIT_TIME"), "when the newest commit was made, RFC3339 (e.g. git log -1 --format=%cI), for the DORA lead time for changes (env GOHERE_COMMIT_TIME)")
 	fl.StringVar(&analyze, "analyze", "", "canary config (YAML, JSON or Kayenta) whose analysis starts with the deploy, in the same request")
+	fl.BoolVar(&configOnly, "config-only", false, "the deploy only changes configuration: it ships in the fast lane, outside any push train, its changes titled CONFIG (tag config) and ranked last when an alert is correlated")
+	fl.StringVar(&trainName, "train", "", "the push train whose head car this deploy ships (staging once all are in, prod once all verified): its finish moves the car on; without --change, its changes are the car members' (train in --change)")
 	fl.StringVar(&req.IdempotencyKey, "idempotency-key", os.Getenv("GOHERE_IDEMPOTENCY_KEY"), "makes a retried start return the same deploy")
 	for _, name := range []string{"service", "env", "version"} {
 		_ = cmd.MarkFlagRequired(name) // cannot fail: the flags exist
@@ -252,6 +281,25 @@ func warnOtherCanaries(ctx context.Context, w io.Writer, c *client.Client, d cli
 				d.Service, d.Env, o.ID, o.Version, o.StartedAt.UTC().Format(time.RFC3339))
 		}
 	}
+}
+
+// markConfigOnly titles every change of a config-only deploy with
+// annotate.ConfigPrefix, which is what the deploy's tags, messages and
+// correlation read. It needs the changes, and no train: the fast lane
+// queues behind nobody.
+func markConfigOnly(req *client.StartRequest, trainName string) error {
+	switch {
+	case trainName != "":
+		return gohere.Errorf(gohere.Invalid, "--config-only ships outside the push train: leave out --train")
+	case len(req.Changes) == 0:
+		return gohere.Errorf(gohere.Invalid, "--config-only: give the changes it ships (--change SHA:AUTHOR:TITLE)")
+	}
+	for i, c := range req.Changes {
+		if !strings.HasPrefix(strings.TrimSpace(c.Title), annotate.ConfigPrefix) {
+			req.Changes[i].Title = strings.TrimSpace(annotate.ConfigPrefix + " " + c.Title)
+		}
+	}
+	return nil
 }
 
 func parseTimeFlag(name, v string) (time.Time, error) {

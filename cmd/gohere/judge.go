@@ -20,9 +20,10 @@ import (
 
 // liveWindow is the window `gohere judge --source` queries.
 type liveWindow struct {
-	source, sourceToken string
-	service, env        string
-	from, to            string
+	source       string
+	store        promFlags
+	service, env string
+	from, to     string
 }
 
 func newJudgeCmd() *cobra.Command {
@@ -44,8 +45,9 @@ line), a series named after the metric, or "<metric>:numerator" and
 With --source, --baseline and --canary are the two versions instead: the
 config's query templates are resolved for each side and the window
 [--from, --to] (RFC 3339) is queried from that Prometheus-compatible store
-(bearer token in GOHERE_SOURCE_TOKEN; basic auth as user:pass@ in the URL)
-and judged at once.
+(bearer token in GOHERE_SOURCE_TOKEN or --prometheus-bearer-token-file; basic
+auth as user:pass@ in the URL; tenant headers with --prometheus-header) and
+judged at once.
 
 Exit codes: 0 pass, 1 fail, 2 marginal or no data, 3 error.`,
 		Args: cobra.NoArgs,
@@ -92,6 +94,7 @@ Exit codes: 0 pass, 1 fail, 2 marginal or no data, 3 error.`,
 	fl.StringVar(&live.env, "env", "", "with --source: the environment (.Env in queries)")
 	fl.StringVar(&live.from, "from", "", "with --source: window start, RFC 3339")
 	fl.StringVar(&live.to, "to", "", "with --source: window end, RFC 3339")
+	live.store.register(fl)
 	return cmd
 }
 
@@ -183,7 +186,14 @@ func judgeLive(ctx context.Context, cfg judge.Config, w liveWindow, baseline, ca
 	if err != nil {
 		return judgement{}, err
 	}
-	src, err := prom.New(prom.Options{URL: w.source, BearerToken: os.Getenv("GOHERE_SOURCE_TOKEN")})
+	opts, err := w.store.options(w.source)
+	if err != nil {
+		return judgement{}, err
+	}
+	if opts.BearerToken = os.Getenv("GOHERE_SOURCE_TOKEN"); opts.BearerToken != "" && opts.BearerTokenFile != "" {
+		return judgement{}, gohere.Errorf(gohere.Invalid, "both GOHERE_SOURCE_TOKEN and --prometheus-bearer-token-file are set; use one")
+	}
+	src, err := prom.New(opts)
 	if err != nil {
 		return judgement{}, err
 	}

@@ -229,12 +229,12 @@ func TestConfigMistakes(t *testing.T) {
 	}{
 		{"typo of a group", typoGroup, []string{
 			`gohere: canary config ` + typoGroup + `: 2 problems:`,
-			`  config: metrics[0].groups[0] (line 15): unknown group "latncy"`,
+			`  config: metrics[0].groups[0] (line 16): unknown group "latncy"`,
 			`  config: groups.latency (line 4): unknown group "latency": no metric belongs to it`}},
 		{"typo of a template variable", typoVar, []string{
-			`gohere: canary config ` + typoVar + `: config: metrics[0].query (line 14): unknown variable .Servcie; known: .Service, .Env, .Version, .Role, .Baseline, .Canary, .Vars`}},
+			`gohere: canary config ` + typoVar + `: config: metrics[0].query (line 15): unknown variable .Servcie; known: .Service, .Env, .Version, .Role, .Baseline, .Canary, .Vars`}},
 		{"not true or false", notBool, []string{
-			`gohere: canary config ` + notBool + `: config: line 28, column 15: metrics[2].critical: want true or false, got "ture"`}},
+			`gohere: canary config ` + notBool + `: config: line 30, column 15: metrics[2].critical: want true or false, got "ture"`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := gohereCLI(t, "judge", "--config", tt.config, "--baseline", data+"baseline.json", "--canary", data+"canary.json")
@@ -253,7 +253,7 @@ func TestConfigMistakes(t *testing.T) {
 	checkLines(t, code, out, errOut, []string{
 		`: 3 problems:`,
 		`  config: thresholds (line 3): pass 50 is below marginal 75`,
-		`  config: metrics[0].groups[0] (line 15): unknown group "latncy"`,
+		`  config: metrics[0].groups[0] (line 16): unknown group "latncy"`,
 		`  config: groups.latency (line 4): unknown group "latency": no metric belongs to it`})
 	if !strings.HasPrefix(errOut, "gohere: POST /api/v1/deploys/"+m[1]+"/analyses: 400 Bad Request") {
 		t.Errorf("analyze: stderr %q, want the server's answer", errOut)

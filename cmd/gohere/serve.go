@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,8 @@ func newServeCmd() *cobra.Command {
 		logJSON       bool
 		chat          chatFlags
 		alerts        alertFlags
+		store         promFlags
+		slackSecret   string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -56,6 +59,15 @@ func newServeCmd() *cobra.Command {
 			if opts.AlertMapping, err = alerts.mapping(); err != nil {
 				return err
 			}
+			if opts.PrometheusAuth, err = store.options(opts.PrometheusURL); err != nil {
+				return err
+			}
+			if opts.SlackSigningSecret, err = slackSigningSecret(slackSecret); err != nil {
+				return err
+			}
+			if opts.TrainCarSize < 1 || opts.TrainIdle <= 0 {
+				return gohere.Errorf(gohere.Invalid, "--train-car-size %d and --train-idle %s must be positive", opts.TrainCarSize, opts.TrainIdle)
+			}
 			opts.GrafanaToken = os.Getenv("GOHERE_GRAFANA_TOKEN")
 			opts.Logger = telemetry.NewLogger(cmd.ErrOrStderr(), slog.LevelInfo, logJSON)
 			return serve(cmd.Context(), opts)
@@ -68,6 +80,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&opts.GrafanaURL, "grafana-url", os.Getenv("GOHERE_GRAFANA_URL"), "Grafana base URL; token in GOHERE_GRAFANA_TOKEN (env GOHERE_GRAFANA_URL)")
 	fl.DurationVar(&opts.GrafanaTimeout, "grafana-timeout", 10*time.Second, "timeout of one Grafana request")
 	fl.StringVar(&opts.PrometheusURL, "prometheus-url", os.Getenv("GOHERE_PROMETHEUS_URL"), "Prometheus-compatible API for analyses and the compare page (env GOHERE_PROMETHEUS_URL)")
+	store.register(fl)
 	fl.StringVar(&compareConfig, "compare-config", os.Getenv("GOHERE_COMPARE_CONFIG"), "YAML file of the signals the built-in compare page draws (env GOHERE_COMPARE_CONFIG; default: http_requests_total, http_request_duration_seconds, process_* conventions)")
 	fl.StringVar(&opts.CanaryTemplates, "canary-templates", os.Getenv("GOHERE_CANARY_TEMPLATES"), "directory of canary configs, <service>.yaml and default.yaml, that every canary deploy without its own starts an analysis with; read at start, restart to reload (env GOHERE_CANARY_TEMPLATES)")
 	fl.StringVar(&tokensFile, "tokens-file", os.Getenv("GOHERE_TOKENS_FILE"), "file of role:name:secret lines (or GOHERE_TOKENS, comma-separated)")
@@ -75,6 +88,9 @@ func newServeCmd() *cobra.Command {
 	fl.StringSliceVar(&proxyCIDRs, "trusted-proxy-cidr", nil, "address range of the SSO proxy, e.g. 10.0.0.0/8 (repeatable)")
 	fl.StringVar(&humanUsers, "human-users", os.Getenv("GOHERE_HUMAN_USERS"), "people the SSO proxy may sign in: alice,bob,carol:admin (plain name: human, name:admin: admin; env GOHERE_HUMAN_USERS)")
 	fl.BoolVar(&logJSON, "log-json", false, "log JSON records instead of text")
+	fl.IntVar(&opts.TrainCarSize, "train-car-size", server.DefaultCarSize, "most people in one car of a push train")
+	fl.DurationVar(&opts.TrainIdle, "train-idle", 30*time.Minute, "how long a head car's member may not answer before being moved to the next car")
+	fl.StringVar(&slackSecret, "slack-signing-secret-file", os.Getenv("GOHERE_SLACK_SIGNING_SECRET_FILE"), "file holding the Slack app's signing secret, which enables the slash commands at /hooks/slack/command (or GOHERE_SLACK_SIGNING_SECRET; env GOHERE_SLACK_SIGNING_SECRET_FILE)")
 	chat.register(fl)
 	alerts.register(fl)
 	return cmd
@@ -120,6 +136,23 @@ func loadTokens(file string) (*auth.Tokens, error) {
 	default:
 		return nil, gohere.Errorf(gohere.Invalid, "no API tokens: set GOHERE_TOKENS or --tokens-file (role:name:secret)")
 	}
+}
+
+// slackSigningSecret reads the signing secret from file, else from
+// GOHERE_SLACK_SIGNING_SECRET: never a flag, which ps would show.
+func slackSigningSecret(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv("GOHERE_SLACK_SIGNING_SECRET")), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", gohere.Errorf(gohere.Invalid, "--slack-signing-secret-file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", gohere.Errorf(gohere.Invalid, "--slack-signing-secret-file %s is empty", file)
+	}
+	return secret, nil
 }
 
 func envOr(name, def string) string {

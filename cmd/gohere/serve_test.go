@@ -265,6 +265,8 @@ func TestServeBadInput(t *testing.T) {
 		{"bad routes", "", []string{"--db", db, "--tokens-file", goodTokens, "--notify-routes", write("routes.yaml", "routes:\n  - service: checkout\n    webhook: [https://hooks.example/s3cr3t]\n")}, "routes.yaml"},
 		{"routes twice wrong", "", []string{"--db", db, "--tokens-file", goodTokens, "--notify-routes", write("routes2.yaml", "routes:\n  - env: 'a b'\n    webhooks: [https://hooks.example/s3cr3t]\n  - webhooks: [hooks.example/s3cr3t]\n")}, "routes[1].webhooks[0]"},
 		{"missing handles", "", []string{"--db", db, "--tokens-file", goodTokens, "--chat-handles", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
+		{"hop-by-hop store header", "", []string{"--db", db, "--tokens-file", goodTokens, "--prometheus-url", "http://127.0.0.1:1", "--prometheus-header", "Transfer-Encoding: chunked"}, "Transfer-Encoding"},
+		{"missing store token file", "", []string{"--db", db, "--tokens-file", goodTokens, "--prometheus-url", "http://127.0.0.1:1", "--prometheus-bearer-token-file", filepath.Join(dir, "no-token")}, "no-token"},
 		{"bad canary template", "", []string{"--db", db, "--tokens-file", goodTokens, "--prometheus-url", "http://127.0.0.1:1", "--canary-templates", filepath.Dir(write("tpl/default.yaml", "metrics:\n  - name: a\n    qeury: x\n"))}, "default.yaml"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/internal/prom"
 	"github.com/gohere/gohere/judge"
 )
 
@@ -44,7 +46,10 @@ func (noMetrics) ObserveQuery(string, time.Duration) {}
 
 // Result is one judged window: the judge's report and the evidence behind it.
 type Result struct {
-	Report          judge.Report
+	Report judge.Report
+	// Sequential is the anytime-valid tests' evidence over every look so
+	// far (analysis mode sequential only).
+	Sequential      *judge.SequentialEvidence
 	Canary          Window
 	Baseline        Window
 	Queries         []Query
@@ -69,10 +74,127 @@ const DefaultParallel = 8
 // fails otherwise is an error of another kind (retry later). No series is
 // not an error: the metric is NoData with the reason.
 func (e *evaluator) evaluate(ctx context.Context, cfg judge.Config, qs compiled, agg judge.Aggregate, t Target, canary, baseline Window) (Result, error) {
+	res, got, err := e.collect(ctx, qs, t, canary, baseline, nil)
+	if err != nil {
+		return res, err
+	}
+	in := assemble(cfg, qs, agg, got)
+	res.BaselineSamples, res.CanarySamples = in.nBaseline, in.nCanary
+
+	_, span := tracer.Start(ctx, "analysis.judge", traceAttrs(attribute.Int("gohere.metrics", len(in.cfg.Metrics))))
+	began := time.Now()
+	rep := e.judge(in.cfg, in.baseline, in.canary)
+	e.metrics.ObserveJudge(time.Since(began))
+	span.SetAttributes(attribute.String("gohere.verdict", string(rep.Verdict)), attribute.Float64("gohere.score", rep.Score))
+	span.End()
+	res.Report = in.explain(rep)
+	return res, nil
+}
+
+// evaluateSequential judges look seq of a sequential analysis: it queries
+// all data since the canary started once, cuts it at the end of every look
+// so far and runs the anytime-valid tests over those looks
+// (judge.JudgeSequential). Replaying the looks from the data, instead of
+// keeping the tests' state between looks, keeps the runner stateless: any
+// replica can judge the next look, and a look judged again gives the same
+// answer. The evaluator's JudgeFunc does not apply: the looks are judged
+// together.
+func (e *evaluator) evaluateSequential(ctx context.Context, cfg judge.Config, qs compiled, agg judge.Aggregate, t Target, p plan, seq int) (Result, error) {
+	canary, baseline := p.windows(seq)
+	// Sequential mode is concurrent: both sides share the canary window.
+	res, got, err := e.collect(ctx, qs, t, canary, baseline, func(ctx context.Context, got map[sideKey]*fetched) {
+		e.countPerStep(ctx, got, canary)
+	})
+	if err != nil {
+		return res, err
+	}
+	looks := make([]judge.SequentialLook, 0, seq)
+	var in input
+	for j := 1; j <= seq; j++ {
+		at := p.due(j)
+		in = assemble(cfg, qs, agg, cut(got, at))
+		looks = append(looks, judge.SequentialLook{At: at, Baseline: in.baseline, Canary: in.canary})
+	}
+	res.BaselineSamples, res.CanarySamples = in.nBaseline, in.nCanary
+
+	_, span := tracer.Start(ctx, "analysis.judge", traceAttrs(attribute.Int("gohere.metrics", len(in.cfg.Metrics)), attribute.Int("gohere.looks", seq)))
+	began := time.Now()
+	// The last look's config: a metric split per label set has every set
+	// seen so far (the window only grows).
+	rep, ev := judge.JudgeSequential(in.cfg, looks)
+	e.metrics.ObserveJudge(time.Since(began))
+	span.SetAttributes(attribute.String("gohere.verdict", string(rep.Verdict)), attribute.Float64("gohere.score", rep.Score))
+	span.End()
+	res.Report, res.Sequential = in.explain(rep), &ev
+	return res, nil
+}
+
+// countPerStep queries a rate metric's parts again as events per step: one
+// total over the whole window (how fetchAll counts a window's events) says
+// nothing about the looks inside it. Each range selector becomes the step,
+// so that the range query's points tile the window, (start, start+step],
+// (start+step, start+2·step], ..., and the points up to a look add up to
+// the events until then. It replaces the whole-window queries (one more
+// instant query per part and look). A part whose ranges cannot be
+// rewritten is kept: its points are added up as they are.
+func (e *evaluator) countPerStep(ctx context.Context, got map[sideKey]*fetched, w Window) {
+	sem := make(chan struct{}, e.parallel)
+	var wg sync.WaitGroup
+	for k, f := range got {
+		if f.rec.Part == "" || f.summed || f.err != nil {
+			continue
+		}
+		q, ok := widenRanges(f.rec.Query, f.step)
+		if !ok {
+			continue
+		}
+		g := &fetched{step: f.step, rec: f.rec}
+		g.rec.Query, g.rec.Start = q, w.Start.Add(f.step)
+		got[k] = g
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			e.fetch(ctx, g)
+		})
+	}
+	wg.Wait()
+}
+
+// cut returns the fetched series with only the points up to at.
+func cut(got map[sideKey]*fetched, at time.Time) map[sideKey]*fetched {
+	out := make(map[sideKey]*fetched, len(got))
+	for k, f := range got {
+		c := *f
+		c.rec.End = minTime(f.rec.End, at)
+		c.series = make([]prom.Series, 0, len(f.series))
+		for _, s := range f.series {
+			n, _ := slices.BinarySearchFunc(s.Points, at, func(p prom.Point, at time.Time) int {
+				if p.T.After(at) {
+					return 1
+				}
+				return -1
+			})
+			if n > 0 {
+				c.series = append(c.series, prom.Series{Labels: s.Labels, Points: s.Points[:n]})
+			}
+		}
+		out[k] = &c
+	}
+	return out
+}
+
+// collect runs every query of both windows (then again, with then, any it
+// replaces) and records them in a Result in a stable order, with the error
+// that decides the interval if any.
+func (e *evaluator) collect(ctx context.Context, qs compiled, t Target, canary, baseline Window,
+	then func(context.Context, map[sideKey]*fetched)) (Result, map[sideKey]*fetched, error) {
 	res := Result{Canary: canary, Baseline: baseline}
 	got, err := e.fetchAll(ctx, qs, t, canary, baseline)
 	if err != nil {
-		return res, err
+		return res, nil, err
+	}
+	if then != nil {
+		then(ctx, got)
 	}
 	list := slices.Collect(maps.Values(got))
 	slices.SortFunc(list, func(a, b *fetched) int {
@@ -85,28 +207,19 @@ func (e *evaluator) evaluate(ctx context.Context, cfg judge.Config, qs compiled,
 	for _, f := range list {
 		res.Queries = append(res.Queries, f.rec)
 	}
-	if err := firstError(list); err != nil {
-		return res, err
-	}
-	in := assemble(cfg, qs, agg, got)
-	res.BaselineSamples, res.CanarySamples = in.nBaseline, in.nCanary
+	return res, got, firstError(list)
+}
 
-	_, span := tracer.Start(ctx, "analysis.judge", traceAttrs(attribute.Int("gohere.metrics", len(in.cfg.Metrics))))
-	began := time.Now()
-	rep := e.judge(in.cfg, in.baseline, in.canary)
-	e.metrics.ObserveJudge(time.Since(began))
-	span.SetAttributes(attribute.String("gohere.verdict", string(rep.Verdict)), attribute.Float64("gohere.score", rep.Score))
-	span.End()
-
-	// The judge knows a metric had no data; only we know why.
+// explain adds to the judge's report what only the runner knows: why a
+// metric had no data, and the warnings of assembling the data.
+func (in *input) explain(rep judge.Report) judge.Report {
 	for i, m := range rep.Metrics {
 		if why, ok := in.reasons[m.Name]; ok && m.Label != judge.LabelPass && m.Label != judge.LabelHigh && m.Label != judge.LabelLow {
 			rep.Metrics[i].Reason = why
 		}
 	}
 	rep.Warnings = append(rep.Warnings, in.warnings...)
-	res.Report = rep
-	return res, nil
+	return rep
 }
 
 // firstError picks the error that decides the interval: a rejected query
@@ -135,7 +248,9 @@ func indexOf(qs compiled, metric string) int {
 // JudgeWindow judges one window at once, without a store or a schedule:
 // the offline `gohere judge --source` command. The canary window is
 // [from, to]; in before_after mode the baseline window is shifted back by
-// the config's offset. The warm-up and lookback of the config do not apply.
+// the config's offset. The warm-up and lookback of the config do not apply,
+// and a sequential config's window is judged once by the interval judge: one
+// look has no repeated testing to guard against.
 // judgeFn nil means judge.Judge.
 func JudgeWindow(ctx context.Context, src Source, judgeFn JudgeFunc, cfg judge.Config, t Target, from, to time.Time) (Result, error) {
 	if !to.After(from) {

@@ -29,7 +29,9 @@ const (
 // and judges the canary window [start+warmup, due(k)] (growing) or its
 // last lookback (sliding); nothing before start+warmup is ever judged. In
 // before_after mode the baseline window is the canary window shifted back
-// by offset; in concurrent mode it is the same window.
+// by offset; in concurrent and sequential mode it is the same window.
+// Sequential mode has no lookback (judge.Config validates it): every look
+// judges all data since start+warmup.
 type plan struct {
 	start, end                 time.Time
 	warmup, interval, lookback time.Duration
@@ -40,6 +42,7 @@ type plan struct {
 	autoPromote                judge.AutoPromote
 	autoHalt                   judge.AutoHalt
 	marginal                   float64
+	earlyPass                  bool // sequential: a look whose tests fit every band ends the run
 }
 
 // newPlan schedules cfg (loaded, so with defaults) between start and end.
@@ -54,6 +57,7 @@ func newPlan(cfg judge.Config, start, end time.Time) (plan, error) {
 		warmup: time.Duration(a.Warmup), interval: time.Duration(a.Interval), lookback: time.Duration(a.Lookback),
 		offset: time.Duration(a.Offset), step: time.Duration(a.Step),
 		mode: a.Mode, aggregate: a.Aggregate, autoPromote: a.AutoPromote, autoHalt: a.AutoHalt,
+		earlyPass: a.EarlyPass,
 	}
 	p.marginal = *cfg.Thresholds.Marginal
 	judged := end.Sub(start) - p.warmup

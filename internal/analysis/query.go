@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -205,6 +207,74 @@ type fetched struct {
 	step   time.Duration
 	series []prom.Series
 	err    error
+	// summed: a rate metric's part that widenRanges could not rewrite, so
+	// its range points are added up.
+	summed bool
+}
+
+// widenRanges sets every range selector of a rate metric's part ([1m] in
+// increase(x[1m])) to the whole window, so that the query evaluated once at
+// the window's end counts exactly the window's events: adding up the points
+// of a range query counts each event window/step times (or misses some),
+// right only when the two are equal. ok is false when the query has no
+// range selector (a recording rule) or a subquery ([30m:1m]) or a range
+// that is not a plain duration: its points are added up as before.
+func widenRanges(q string, window time.Duration) (string, bool) {
+	var b strings.Builder
+	widened := false
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; c {
+		case '"', '\'', '`':
+			end := stringEnd(q, i)
+			b.WriteString(q[i:end])
+			i = end - 1
+		case '#': // a comment, to the end of the line
+			end := strings.IndexByte(q[i:], '\n')
+			if end < 0 {
+				end = len(q) - i
+			}
+			b.WriteString(q[i : i+end])
+			i += end - 1
+		case '[':
+			end := strings.IndexByte(q[i:], ']')
+			if end < 0 || !promDuration.MatchString(strings.TrimSpace(q[i+1:i+end])) {
+				return q, false
+			}
+			b.WriteString("[" + formatRange(window) + "]")
+			widened = true
+			i += end
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), widened
+}
+
+// promDuration is PromQL's duration syntax: 1h30m, 90s, 500ms.
+var promDuration = regexp.MustCompile(`^([0-9]+(ms|[smhdwy]))+$`)
+
+// stringEnd is the index just after the PromQL string literal starting at
+// q[i] (double- or single-quoted with backslash escapes, or raw in
+// backticks), or len(q) when it does not end.
+func stringEnd(q string, i int) int {
+	quote := q[i]
+	for j := i + 1; j < len(q); j++ {
+		switch {
+		case q[j] == '\\' && quote != '`':
+			j++
+		case q[j] == quote:
+			return j + 1
+		}
+	}
+	return len(q)
+}
+
+// formatRange writes a window as a PromQL duration, in seconds when whole.
+func formatRange(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 }
 
 // side keys one query of an interval.
@@ -229,8 +299,18 @@ func (e *evaluator) fetchAll(ctx context.Context, qs compiled, t Target, canary,
 					return nil, fmt.Errorf("metric %q: %w", mq.metric.Name, err)
 				}
 				step := prom.Step(w.Start, w.End, e.step)
-				out[sideKey{i, role, j}] = &fetched{step: step, rec: Query{Metric: mq.metric.Name, Part: p.name, Role: role,
+				f := &fetched{step: step, rec: Query{Metric: mq.metric.Name, Part: p.name, Role: role,
 					Query: q, Start: w.Start, End: w.End, Step: step.String()}}
+				if p.name != "" {
+					// A rate metric's part counts events: one total over the
+					// window, evaluated at its end.
+					if wide, ok := widenRanges(q, w.End.Sub(w.Start)); ok {
+						f.rec.Query, f.rec.Start = wide, w.End
+					} else {
+						f.summed = true
+					}
+				}
+				out[sideKey{i, role, j}] = f
 			}
 		}
 	}
@@ -319,6 +399,12 @@ func assemble(cfg judge.Config, qs compiled, agg judge.Aggregate, got map[sideKe
 				sides[role] = append(sides[role], got[sideKey{i, role, j}])
 			}
 		}
+		for _, f := range sides[RoleCanary] {
+			if f.summed {
+				in.warnings = append(in.warnings, fmt.Sprintf("metric %s: the %s %s has no plain range selector to widen to the window: its points are added up, which counts each event once only when its window equals the step %s",
+					mq.metric.Name, f.rec.Part, f.rec.Query, f.step))
+			}
+		}
 		var names []string
 		if agg == judge.AggregateNone {
 			names = pairingLabels(sides)
@@ -389,13 +475,14 @@ func (in *input) noSeries(metric, query string) {
 	}
 }
 
-// whole makes one side of a metric of all its series.
+// whole makes one side of a metric of all its series. A rate metric's
+// numerator without series counts no events when the denominator has some:
+// error counters appear with the first error.
 func (in *input) whole(m judge.Metric, role string, parts []*fetched, agg judge.Aggregate) {
-	for _, f := range parts {
-		if len(f.series) == 0 {
-			in.noSeries(m.Name, f.rec.Query)
-			return
-		}
+	last := parts[len(parts)-1] // the value query, or the denominator
+	if len(last.series) == 0 {
+		in.noSeries(m.Name, last.rec.Query)
+		return
 	}
 	if m.Rate() {
 		in.data(role)[m.Name] = judge.Samples{Counts: &judge.Counts{Numerator: total(parts[0].series), Denominator: total(parts[1].series)}}
@@ -409,8 +496,7 @@ func (in *input) whole(m judge.Metric, role string, parts []*fetched, agg judge.
 // are left out). A label set whose value query (or denominator) has a
 // series on one side only is reported and has no data on the other. A rate
 // metric's label set without numerator series counts no events (error
-// counters appear with the first error), as long as the numerator query
-// returned series at all.
+// counters appear with the first error).
 func (in *input) pair(m judge.Metric, sides map[string][]*fetched, names []string) {
 	sets := map[string]bool{}
 	for _, role := range roles {
@@ -443,8 +529,6 @@ func (in *input) pair(m judge.Metric, sides map[string][]*fetched, names []strin
 					in.reasons[sm.Name] = msg
 				}
 				in.warnings = append(in.warnings, "metric "+m.Name+": "+msg)
-			case m.Rate() && len(parts[0].series) == 0:
-				in.noSeries(sm.Name, parts[0].rec.Query)
 			case m.Rate():
 				in.data(role)[sm.Name] = judge.Samples{Counts: &judge.Counts{Numerator: total(with[0]), Denominator: total(with[1])}}
 			default:

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"math"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -202,7 +203,9 @@ func TestAssemble(t *testing.T) {
 			`latency{path="/a"}`: {Values: []float64{1, 2}}, `latency{path="/b"}`: {Values: []float64{3, 4}},
 			"errors": {Counts: &judge.Counts{Numerator: 4, Denominator: 200}},
 		}
-		wantCanary := judge.Data{`latency{path="/a"}`: {Values: []float64{5, 6}}, `latency{path="/c"}`: {Values: []float64{7, 8}}}
+		// No error counter yet is no errors, not missing data.
+		wantCanary := judge.Data{`latency{path="/a"}`: {Values: []float64{5, 6}}, `latency{path="/c"}`: {Values: []float64{7, 8}},
+			"errors": {Counts: &judge.Counts{Numerator: 0, Denominator: 100}}}
 		if diff := cmp.Diff(wantBaseline, in.baseline); diff != "" {
 			t.Errorf("baseline data (-want +got):\n%s", diff)
 		}
@@ -210,7 +213,6 @@ func TestAssemble(t *testing.T) {
 			t.Errorf("canary data (-want +got):\n%s", diff)
 		}
 		wantReasons := map[string]string{
-			"errors":             `no series for err{v="v2"}`,
 			`latency{path="/b"}`: `no canary series with {path="/b"} for lat{v="v2"} to pair with the baseline series`,
 			`latency{path="/c"}`: `no baseline series with {path="/c"} for lat{v="v1"} to pair with the canary series`,
 		}
@@ -263,4 +265,59 @@ func TestAssemble(t *testing.T) {
 			t.Errorf("a rate without denominator series: data %v, reason %q; want none and the query", in.canary["errors"], in.reasons["errors"])
 		}
 	})
+}
+
+func TestWidenRanges(t *testing.T) {
+	for _, c := range []struct {
+		query, want string
+		ok          bool
+	}{
+		{`sum(increase(x{code=~"5[0-9]."}[1m]))`, `sum(increase(x{code=~"5[0-9]."}[1800s]))`, true},
+		{`sum(increase(a[1m])) + sum(increase(b[ 5m ] offset 1h))`, `sum(increase(a[1800s])) + sum(increase(b[1800s] offset 1h))`, true},
+		{`sum(increase(x{path='/a[b]',q="\"]"}[1h30m]))`, `sum(increase(x{path='/a[b]',q="\"]"}[1800s]))`, true},
+		{"increase(x[1m]) # [not a range]", "increase(x[1800s]) # [not a range]", true},
+		{`sum(errors:increase1m)`, `sum(errors:increase1m)`, false},                                 // a recording rule
+		{`sum_over_time(increase(x[1m])[30m:1m])`, `sum_over_time(increase(x[1m])[30m:1m])`, false}, // a subquery
+		{`increase(x[$__range])`, `increase(x[$__range])`, false},
+	} {
+		got, ok := widenRanges(c.query, 30*time.Minute)
+		if got != c.want || ok != c.ok {
+			t.Errorf("widenRanges(%s) = %s, %v; want %s, %v", c.query, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// TestPrepareKayenta: a Kayenta canary config starts an analysis as it is
+// exported, its ${scope} and ${location} resolved per side from the deploy.
+func TestPrepareKayenta(t *testing.T) {
+	config, err := os.ReadFile("../../judge/testdata/config/valid/kayenta-live.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := gohere.Deploy{ID: "d1", Service: "checkout", Env: "prod", Version: "v2", BaselineVersion: "v1"}
+	a, err := Prepare(d, config, t0, t0.Add(30*time.Minute), t0)
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	cfg, err := judge.LoadConfig(strings.NewReader(a.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, role := range []string{RoleBaseline, RoleCanary} {
+		q, err := qs[0].parts[0].resolve(target(a, cfg), role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, q)
+	}
+	want := []string{`avg(request_latency_seconds{service="checkout",version="v1",env="prod"})`,
+		`avg(request_latency_seconds{service="checkout",version="v2",env="prod"})`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("resolved latency queries (-want +got):\n%s", diff)
+	}
 }

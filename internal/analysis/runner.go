@@ -200,7 +200,12 @@ func (r *Runner) advance(ctx context.Context, a store.Analysis) error {
 	qctx, cancel := context.WithTimeout(ctx, r.o.Lease/2)
 	e := &evaluator{source: r.o.Source, judge: r.o.Judge, metrics: r.o.Metrics, parallel: r.o.Parallel, step: p.step}
 	began := time.Now()
-	res, err := e.evaluate(qctx, cfg, qs, p.aggregate, target(a, cfg), canary, baseline)
+	var res Result
+	if p.mode == judge.Sequential {
+		res, err = e.evaluateSequential(qctx, cfg, qs, p.aggregate, target(a, cfg), p, seq)
+	} else {
+		res, err = e.evaluate(qctx, cfg, qs, p.aggregate, target(a, cfg), canary, baseline)
+	}
 	cancel()
 	took := time.Since(began)
 	if ctx.Err() != nil {
@@ -232,12 +237,26 @@ func (r *Runner) advance(ctx context.Context, a store.Analysis) error {
 	}
 	rep := res.Report
 	iv.Verdict, iv.Score = rep.Verdict, rep.Score
-	if iv.Report, err = json.Marshal(rep); err != nil {
+	if iv.Report, err = json.Marshal(storedReport{rep, res.Sequential}); err != nil {
 		iv.Report, iv.Verdict, iv.Score = nil, gohere.VerdictNoData, 0
 		iv.Error = fmt.Sprintf("the judge's report cannot be stored: %v", err)
 	}
 	span.SetAttributes(attribute.String("gohere.verdict", string(iv.Verdict)), attribute.Float64("gohere.score", iv.Score))
+	if p.earlyPass && res.Sequential != nil && res.Sequential.Fits && iv.Verdict == gohere.VerdictPass && seq < p.n {
+		// Every confidence sequence lies inside its band: the run ends
+		// here as if this were its last look.
+		log.InfoContext(ctx, "sequential early pass", "looks", seq, "of", p.n)
+		p.n = seq
+	}
 	return r.record(ctx, log, a, p, iv, false)
+}
+
+// storedReport is an interval's stored evidence: the judge's report and, in
+// sequential mode, the tests over every look so far under "sequential"
+// (decoded by the report page; a reader of judge.Report ignores it).
+type storedReport struct {
+	judge.Report
+	Sequential *judge.SequentialEvidence `json:"sequential,omitempty"`
 }
 
 // backoff is the wait after the given number of failed tries.

@@ -40,6 +40,9 @@ type Options struct {
 	// GrafanaTimeout bounds one Grafana request; default 10s.
 	GrafanaTimeout time.Duration
 	PrometheusURL  string
+	// PrometheusAuth is the bearer token (file), headers and CA file of the
+	// store at PrometheusURL; its URL is PrometheusURL's.
+	PrometheusAuth prom.Options
 	Tokens         *auth.Tokens
 	Logger         *slog.Logger
 	// Source replaces the store at PrometheusURL as what analyses query:
@@ -65,6 +68,14 @@ type Options struct {
 	// told (Slack-compatible or plain-JSON webhooks, per-service routes,
 	// chat handles of authors). No destination: nothing is told.
 	Notify NotifyOptions
+	// TrainCarSize bounds a push train's car (default
+	// server.DefaultCarSize); TrainIdle is how long a head car's member may
+	// not answer before being moved to the next car (default 30m);
+	// SlackSigningSecret verifies the slash commands at
+	// /hooks/slack/command (empty: no slash command).
+	TrainCarSize       int
+	TrainIdle          time.Duration
+	SlackSigningSecret string
 
 	// retry shortens the outbox's polling and backoff in tests; zero values
 	// take the outbox defaults.
@@ -147,6 +158,7 @@ type App struct {
 	runner    *analysis.Runner // nil without a metric store
 	source    analysis.Source  // nil without a metric store
 	publicURL string
+	trains    *notify.TrainWorker // sweeps the push trains and tells their changes
 }
 
 // New opens the database (running migrations) and binds the listener; Run serves.
@@ -214,6 +226,10 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	if err := a.newTrains(metrics); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if a.worker != nil {
 		// Whether Grafana takes the annotations: 1 for the state the last
 		// delivery round found, 0 for the others.
@@ -263,6 +279,11 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Alerts:             db,
 		AlertMapping:       opts.AlertMapping,
 		DORA:               db,
+		Trains:             db,
+		TrainCarSize:       opts.TrainCarSize,
+		SlackSigningSecret: opts.SlackSigningSecret,
+		ChatHandles:        opts.Notify.Handles,
+		OnTrainChanged:     a.trains.Kick,
 	}
 	if a.runner != nil {
 		srvOpts.Source = a.source
@@ -297,15 +318,11 @@ func (a *App) newNotifier(links compare.Config, m *telemetry.Metrics) error {
 		return nil
 	}
 	a.db.EnableNotifications()
-	defaults := n.Webhooks
-	if n.Inbox != nil {
-		defaults = append(slices.Clip(defaults), notify.Destination{URL: a.publicURL + "/demo/chat/hook", Format: notify.FormatSlack})
-	}
 	var err error
 	a.notifier, err = notify.New(notify.Options{
 		Queue:    a.db,
 		Reader:   a.db,
-		Defaults: defaults,
+		Defaults: a.chatDefaults(),
 		Routes:   n.Routes,
 		Handles:  n.Handles,
 		Links: func(d gohere.Deploy) notify.Links {
@@ -321,12 +338,43 @@ func (a *App) newNotifier(links compare.Config, m *telemetry.Metrics) error {
 	return err
 }
 
+// newTrains sets up the push trains' worker: it sweeps them (a finished
+// deploy, an idle member) and, with a chat destination, tells their
+// changes.
+func (a *App) newTrains(m *telemetry.Metrics) error {
+	n := a.opts.Notify
+	opts := notify.TrainOptions{
+		Sweeper: a.db, Routes: n.Routes, Handles: n.Handles, Logger: a.opts.Logger, Recorder: m,
+		Idle: a.opts.TrainIdle, CarSize: a.opts.TrainCarSize, Timeout: n.Timeout,
+		MinBackoff: a.opts.retry.minBackoff, MaxBackoff: a.opts.retry.maxBackoff,
+		Poll: a.opts.retry.poll,
+	}
+	if n.enabled() {
+		opts.Queue, opts.Defaults = a.db, a.chatDefaults()
+	}
+	var err error
+	a.trains, err = notify.NewTrainWorker(opts)
+	return err
+}
+
+// chatDefaults are where messages no route matches go: the webhooks, and
+// the demo's own channel.
+func (a *App) chatDefaults() []notify.Destination {
+	defaults := a.opts.Notify.Webhooks
+	if a.opts.Notify.Inbox != nil {
+		defaults = append(slices.Clip(defaults), notify.Destination{URL: a.publicURL + "/demo/chat/hook", Format: notify.FormatSlack})
+	}
+	return defaults
+}
+
 // newRunner sets up the analysis runner when there is a metric store to
 // query.
 func (a *App) newRunner(m *telemetry.Metrics) error {
 	src := a.opts.Source
 	if src == nil && a.opts.PrometheusURL != "" {
-		c, err := prom.New(prom.Options{URL: a.opts.PrometheusURL})
+		po := a.opts.PrometheusAuth
+		po.URL = a.opts.PrometheusURL
+		c, err := prom.New(po)
 		if err != nil {
 			return err
 		}
@@ -359,6 +407,9 @@ func (a *App) kick() {
 	if a.notifier != nil {
 		a.notifier.Kick()
 	}
+	if a.trains != nil {
+		a.trains.Kick() // a finished deploy may move a train's head car on
+	}
 }
 
 // loops are the app's background loops that are configured, by name;
@@ -370,6 +421,9 @@ func (a *App) loops() map[string]func(context.Context) error {
 	}
 	if a.notifier != nil {
 		loops["notify worker"] = a.notifier.Run
+	}
+	if a.trains != nil {
+		loops["train worker"] = a.trains.Run
 	}
 	if a.runner != nil {
 		loops["analysis runner"] = a.runner.Run

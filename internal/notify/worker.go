@@ -83,6 +83,12 @@ func (o *Options) validate() error {
 	if len(o.Defaults) == 0 && len(o.Routes.Routes) == 0 {
 		return errors.New("notify: no destination: give a webhook or a route")
 	}
+	o.defaults()
+	return nil
+}
+
+// defaults fills in what a Worker and a TrainWorker share.
+func (o *Options) defaults() {
 	if o.Links == nil {
 		o.Links = func(gohere.Deploy) Links { return Links{} }
 	}
@@ -100,7 +106,6 @@ func (o *Options) validate() error {
 	if o.Batch <= 0 {
 		o.Batch = 50
 	}
-	return nil
 }
 
 type nopRecorder struct{}
@@ -127,6 +132,10 @@ func New(opts Options) (*Worker, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	return newWorker(opts), nil
+}
+
+func newWorker(opts Options) *Worker {
 	return &Worker{
 		opts: opts,
 		// Webhooks answer; a redirect would be a misconfiguration that
@@ -136,7 +145,7 @@ func New(opts Options) (*Worker, error) {
 		}},
 		kick: make(chan struct{}, 1),
 		down: map[string]bool{},
-	}, nil
+	}
 }
 
 // Kick makes a running worker look for due notifications now. It never
@@ -205,11 +214,48 @@ func (w *Worker) deliver(ctx context.Context, r *round, n store.Notification) er
 	if err != nil {
 		return w.retry(ctx, n, err, 0)
 	}
-	var failed error
-	var wait time.Duration
-	for _, dest := range w.opts.Routes.For(ev.Deploy.Service, ev.Deploy.Env, w.opts.Defaults) {
+	failed, wait, err := w.tellEach(ctx, r, outgoing{
+		dests: w.opts.Routes.For(ev.Deploy.Service, ev.Deploy.Env, w.opts.Defaults), delivered: n.Delivered,
+		send: func(ctx context.Context, dest Destination) error { return w.send(ctx, dest, ev) },
+		mark: func(ctx context.Context, name string) error {
+			if err := w.opts.Queue.MarkNotified(ctx, n.ID, name); err != nil {
+				return fmt.Errorf("notify: notification %d: %w", n.ID, err)
+			}
+			return nil
+		},
+		refused: func(err error) {
+			w.opts.Logger.Error("notify: the chat refused the message for good, dropping it (check the webhook)",
+				"deploy_id", n.DeployID, "event", n.Key, "err", err)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if failed != nil {
+		span.SetStatus(codes.Error, "delivery failed")
+		return w.retry(ctx, n, failed, wait)
+	}
+	return w.opts.Queue.CompleteNotification(ctx, n.ID, time.Now())
+}
+
+// outgoing is one queued message on its way to its destinations, whatever
+// it tells (a deploy's change, a train's).
+type outgoing struct {
+	dests     []Destination
+	delivered []string // destinations done already
+	send      func(ctx context.Context, dest Destination) error
+	mark      func(ctx context.Context, destination string) error // records one as done
+	refused   func(err error)                                     // logs a message a chat refused for good
+}
+
+// tellEach sends m to each of its destinations not yet done, except those
+// found unavailable this round, and records each one done (sent, or
+// refused for good). failed is a transient failure, if any, and wait the
+// longest Retry-After; err is a store error or errLeaseShort.
+func (w *Worker) tellEach(ctx context.Context, r *round, m outgoing) (failed error, wait time.Duration, err error) {
+	for _, dest := range m.dests {
 		name := dest.Name()
-		if slices.Contains(n.Delivered, name) {
+		if slices.Contains(m.delivered, name) {
 			continue
 		}
 		if cause := r.unavailable[name]; cause != nil {
@@ -217,17 +263,16 @@ func (w *Worker) deliver(ctx context.Context, r *round, n store.Notification) er
 			continue
 		}
 		if time.Until(r.leaseEnd) < 2*w.opts.Timeout {
-			return errLeaseShort
+			return failed, wait, errLeaseShort
 		}
-		err := w.send(ctx, dest, ev)
+		err := m.send(ctx, dest)
 		w.health(name, err)
 		switch {
 		case err == nil:
 			w.opts.Recorder.Notification("ok")
 		case permanentError(err):
 			w.opts.Recorder.Notification("dropped")
-			w.opts.Logger.Error("notify: the chat refused the message for good, dropping it (check the webhook)",
-				"deploy_id", n.DeployID, "event", n.Key, "err", err)
+			m.refused(err)
 		default:
 			w.opts.Recorder.Notification("error")
 			r.unavailable[name] = err
@@ -235,18 +280,14 @@ func (w *Worker) deliver(ctx context.Context, r *round, n store.Notification) er
 			if se, ok := errors.AsType[*sendError](err); ok {
 				wait = max(wait, se.after)
 			}
-			span.RecordError(err)
+			trace.SpanFromContext(ctx).RecordError(err)
 			continue
 		}
-		if err := w.opts.Queue.MarkNotified(ctx, n.ID, name); err != nil {
-			return fmt.Errorf("notify: notification %d: %w", n.ID, err)
+		if err := m.mark(ctx, name); err != nil {
+			return failed, wait, err
 		}
 	}
-	if failed != nil {
-		span.SetStatus(codes.Error, "delivery failed")
-		return w.retry(ctx, n, failed, wait)
-	}
-	return w.opts.Queue.CompleteNotification(ctx, n.ID, time.Now())
+	return failed, wait, nil
 }
 
 // health logs a destination's state when it changes: an outage of an hour
@@ -281,13 +322,19 @@ func (w *Worker) send(ctx context.Context, dest Destination, ev Event) error {
 }
 
 func (w *Worker) retry(ctx context.Context, n store.Notification, cause error, atLeast time.Duration) error {
-	wait := max(retry.Delay(w.opts.MinBackoff, w.opts.MaxBackoff, n.Attempts), min(atLeast, w.opts.MaxBackoff))
+	wait := w.backoff(n.Attempts, atLeast)
 	w.opts.Logger.Debug("notify: delivery failed, will retry", "deploy_id", n.DeployID, "event", n.Key,
 		"attempt", n.Attempts+1, "in", wait, "err", cause)
 	if err := w.opts.Queue.RetryNotification(ctx, n.ID, time.Now().Add(wait), cause.Error()); err != nil && gohere.KindOf(err) != gohere.NotFound {
 		return fmt.Errorf("notify: notification %d: schedule retry: %w", n.ID, err)
 	}
 	return nil
+}
+
+// backoff is the wait before the next attempt after attempts failed ones,
+// at least atLeast (a chat's Retry-After) within MaxBackoff.
+func (w *Worker) backoff(attempts int, atLeast time.Duration) time.Duration {
+	return max(retry.Delay(w.opts.MinBackoff, w.opts.MaxBackoff, attempts), min(atLeast, w.opts.MaxBackoff))
 }
 
 // event reads what the notification's message tells.

@@ -30,12 +30,27 @@ type Marker struct {
 	Label string
 }
 
+// Rule is a horizontal line at a value, such as a threshold.
+type Rule struct {
+	V     float64
+	Label string
+	Class string
+}
+
 // Chart is one plot. The zero Width and Height mean 640×240.
 type Chart struct {
-	Title   string
-	Unit    string // shown after the y-axis values, e.g. "s", "req/s"
+	Title string
+	Unit  string // shown after the y-axis values, e.g. "s", "req/s"
+	// Format, when set, writes the y-axis values instead of Unit: v is a
+	// tick, ref the largest tick in magnitude, so that all labels of the
+	// axis can share one scale ("900 ms", not "0.9 s").
+	Format  func(v, ref float64) string
 	Series  []Series
 	Markers []Marker
+	Rules   []Rule // inside the value range
+	// YFrom and YTo, when YTo > YFrom, fix the value axis (e.g. a score's
+	// 0 to 100) instead of fitting it to the data.
+	YFrom, YTo float64
 	// From and To, when set, fix the time axis (e.g. to a page's window) so
 	// that side-by-side charts share it and a marker before the first point
 	// is still drawn; zero: the range of the data.
@@ -79,10 +94,24 @@ func (c Chart) SVG() template.HTML {
 	sy := func(v float64) float64 { return marginTop + ph*(1-(v-y0)/(y1-y0)) }
 
 	fmt.Fprintf(&b, `<rect class="plot" x="%d" y="%d" width="%s" height="%s"/>`, marginLeft, marginTop, num(pw), num(ph))
-	for _, v := range niceTicks(y0, y1, 5) {
+	ticks := niceTicks(y0, y1, 5)
+	label := c.Format
+	if label == nil {
+		label = func(v, _ float64) string { return formatValue(v) + c.Unit }
+	}
+	ref := 0.0
+	for _, v := range ticks {
+		ref = max(ref, math.Abs(v))
+	}
+	for _, v := range ticks {
 		y := sy(v)
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" x2="%s" y1="%s" y2="%s"/>`, marginLeft, num(marginLeft+pw), num(y), num(y))
-		fmt.Fprintf(&b, `<text class="ytick" x="%d" y="%s" text-anchor="end">%s</text>`, marginLeft-4, num(y+4), esc(formatValue(v)+c.Unit))
+		fmt.Fprintf(&b, `<text class="ytick" x="%d" y="%s" text-anchor="end">%s</text>`, marginLeft-4, num(y+4), esc(label(v, ref)))
+	}
+	for _, r := range c.Rules {
+		y := sy(r.V)
+		fmt.Fprintf(&b, `<g class="rule %s"><line x1="%d" x2="%s" y1="%s" y2="%s"/><text x="%s" y="%s" text-anchor="end">%s</text></g>`,
+			esc(r.Class), marginLeft, num(marginLeft+pw), num(y), num(y), num(marginLeft+pw-3), num(y-3), esc(r.Label))
 	}
 	for _, t := range timeTicks(x0, x1, 5) {
 		x := sx(t)
@@ -128,11 +157,19 @@ func (c Chart) bounds() (x0, x1 time.Time, y0, y1 float64, ok bool) {
 	if !ok {
 		return x0, x1, 0, 0, false
 	}
+	for _, r := range c.Rules {
+		if finite(r.V) {
+			y0, y1 = min(y0, r.V), max(y1, r.V)
+		}
+	}
 	if !c.From.IsZero() {
 		x0 = c.From
 	}
 	if !c.To.IsZero() && c.To.After(x0) {
 		x1 = c.To
+	}
+	if c.YTo > c.YFrom {
+		return x0, x1, c.YFrom, c.YTo, true
 	}
 	if y1-y0 <= 1e-9*math.Max(math.Abs(y0), math.Abs(y1)) {
 		// Flat, or so nearly that ticks could not tell the values apart.

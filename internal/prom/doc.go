@@ -4,6 +4,9 @@
 // Recipe:
 //
 //	c, err := prom.New(prom.Options{URL: "http://vm:8428", BearerToken: tok})
+//	tenant, err := prom.ParseHeaders([]string{"X-Scope-OrgID: team-a"})
+//	c, err = prom.New(prom.Options{URL: "https://mimir/prometheus", BearerTokenFile: "/run/token",
+//		Headers: tenant, CAFile: "/etc/ssl/private-ca.pem"})
 //	series, err := c.QueryRange(ctx, q, start, end, prom.Step(start, end, 30*time.Second))
 //	if prom.Retryable(err) { /* the store is down or slow: try again later */ }
 //

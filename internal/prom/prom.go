@@ -37,10 +37,18 @@ const (
 type Options struct {
 	URL         string // base URL, e.g. http://vm:8428 or https://mimir/prometheus; user:pass@ is basic auth
 	BearerToken string
-	Username    string // basic auth; not together with BearerToken
-	Password    string
-	Timeout     time.Duration // per query, sent to the store as `timeout`; 0 = DefaultTimeout
-	HTTPClient  *http.Client  // nil = a client of its own; its transport is wrapped with otelhttp
+	// BearerTokenFile holds the bearer token instead; New reads it once.
+	BearerTokenFile string
+	Username        string // basic auth; not together with a bearer token
+	Password        string
+	// Headers go with every query: tenancy such as X-Scope-OrgID (Mimir,
+	// Cortex) or AccountID; see ParseHeaders for what is refused.
+	Headers http.Header
+	// CAFile is a PEM file of the certificates the store's TLS certificate
+	// must chain to, instead of the system's roots.
+	CAFile     string
+	Timeout    time.Duration // per query, sent to the store as `timeout`; 0 = DefaultTimeout
+	HTTPClient *http.Client  // nil = a client of its own; its transport is wrapped with otelhttp
 }
 
 // Client queries one Prometheus-compatible store. It is safe for concurrent use.
@@ -48,6 +56,7 @@ type Client struct {
 	base     *url.URL // without userinfo
 	redacted string   // base for messages
 	auth     func(*http.Request)
+	headers  http.Header
 	timeout  time.Duration
 	http     *http.Client
 }
@@ -70,13 +79,24 @@ func New(opts Options) (*Client, error) {
 		pass, _ = u.User.Password()
 		u.User = nil
 	}
+	if opts.BearerTokenFile != "" {
+		if opts.BearerToken != "" {
+			return nil, gohere.Errorf(gohere.Invalid, "prometheus %s: a bearer token and a bearer token file are exclusive", u)
+		}
+		if opts.BearerToken, err = readToken(opts.BearerTokenFile); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkHeaders(opts.Headers); err != nil {
+		return nil, err
+	}
 	if opts.BearerToken != "" && (user != "" || pass != "") {
 		return nil, gohere.Errorf(gohere.Invalid, "prometheus %s: bearer token and basic auth are exclusive", u)
 	}
 	if opts.Timeout < 0 {
 		return nil, gohere.Errorf(gohere.Invalid, "prometheus %s: negative timeout %s", u, opts.Timeout)
 	}
-	c := &Client{base: u, redacted: u.String(), timeout: opts.Timeout, auth: func(*http.Request) {}}
+	c := &Client{base: u, redacted: u.String(), timeout: opts.Timeout, headers: opts.Headers.Clone(), auth: func(*http.Request) {}}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
@@ -93,6 +113,11 @@ func New(opts Options) (*Client, error) {
 	base := hc.Transport
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	if opts.CAFile != "" {
+		if base, err = withCA(base, opts.CAFile); err != nil {
+			return nil, err
+		}
 	}
 	hc.Transport = otelhttp.NewTransport(base)
 	c.http = &hc
@@ -196,6 +221,9 @@ func (c *Client) do(ctx context.Context, endpoint string, form url.Values, attrs
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, gohere.Errorf(gohere.Invalid, "prometheus %s: %s: %v", c.redacted, endpoint, err)
+	}
+	for name, values := range c.headers {
+		req.Header[name] = values
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")

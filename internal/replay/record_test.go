@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,7 +27,9 @@ import (
 	"github.com/gohere/gohere/compare"
 	"github.com/gohere/gohere/fixtures"
 	"github.com/gohere/gohere/internal/analysis"
+	"github.com/gohere/gohere/internal/auth"
 	"github.com/gohere/gohere/internal/prom"
+	"github.com/gohere/gohere/internal/server"
 	"github.com/gohere/gohere/internal/store"
 	"github.com/gohere/gohere/internal/tsdbtest"
 )
@@ -33,10 +38,15 @@ var update = flag.Bool("update", false, "re-record the scenarios' answers from a
 
 // recordedAt is where the recordings place the first scenario; the others
 // follow spacing apart, so that queries of scenarios sharing their series
-// (healthy and latency-regression) never see each other's samples.
+// (healthy and latency-regression) never see each other's samples, padded
+// by reach on either side (see pad).
 var recordedAt = time.Date(2026, time.January, 5, 0, 0, 0, 0, time.UTC)
 
-const spacing = 2 * time.Hour
+var spacing = 4 * reach
+
+// reach is how far the compare pages recorded look either side of a
+// deploy start (the widest of compare.Ranges), with a rate window to spare.
+var reach = slices.Max(compare.Ranges) + 10*time.Minute
 
 // placed is a scenario placed at a start, with the window of its analysis
 // (zero end: start + the config's lifetime, as Prepare decides).
@@ -61,7 +71,7 @@ func TestRecordings(t *testing.T) {
 		}
 		p := placed{sc: sc, start: recordedAt.Add(time.Duration(i) * spacing)}
 		ps = append(ps, p)
-		samples = append(samples, tsdbtest.Scenario(sc, p.start)...)
+		samples = append(samples, pad(sc, tsdbtest.Scenario(sc, p.start), reach)...)
 	}
 	vm := tsdbtest.StartVictoriaMetrics(t)
 	vm.Import(t, samples)
@@ -70,11 +80,12 @@ func TestRecordings(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{src: c, placed: ps, got: map[string]*Recording{}}
-	runs := analyze(t, rec, ps)
+	runs, db := analyze(t, rec, ps)
 	checkVerdicts(t, ps, runs)
 	for _, p := range ps {
 		queryComparePage(t, rec, p)
 	}
+	queryDeployPages(t, rec, db, runs)
 	if t.Failed() {
 		return
 	}
@@ -99,10 +110,75 @@ func TestRecordings(t *testing.T) {
 	}
 }
 
+// pad continues a scenario's series over every compare page recorded, up
+// to reach before and after the scenario: a service serves before its
+// canary deploy and after it, and a store has its samples on both sides.
+// Without this the series ended where the scenario does, and rate() over
+// a window reaching past their last sample came from the last increment
+// or two alone: spikes at the end of every compare page, which no service
+// that keeps running shows. The canary's version did not exist before its
+// deploy: it is continued after the end only. Every series is a counter;
+// it goes on by its own increments mirrored at the edges, so that the
+// level and the noise stay those of the data next to them, and is lifted
+// as a whole where counting back would go below zero (rates do not change).
+func pad(sc fixtures.Scenario, samples []tsdbtest.Sample, reach time.Duration) []tsdbtest.Sample {
+	step := sc.ScrapeInterval.Milliseconds()
+	n := int(reach.Milliseconds() / step)
+	out := make([]tsdbtest.Sample, len(samples))
+	for i, s := range samples {
+		incs := make([]float64, len(s.Values)-1)
+		for j := range incs {
+			incs[j] = s.Values[j+1] - s.Values[j]
+		}
+		// mirror is the k-th increment (from 0) going away from an edge:
+		// the scenario's increments read back from it, then forth again.
+		mirror := func(k int, fromEnd bool) float64 {
+			if len(incs) == 0 {
+				return 0
+			}
+			j := k % (2 * len(incs))
+			if j >= len(incs) {
+				j = 2*len(incs) - 1 - j
+			}
+			if fromEnd {
+				j = len(incs) - 1 - j
+			}
+			return incs[j]
+		}
+		var ts []int64
+		var vs []float64
+		if s.Labels["version"] != sc.Canary {
+			v := s.Values[0]
+			for k := n; k > 0; k-- {
+				ts = append(ts, s.Timestamps[0]-int64(k)*step)
+			}
+			vs = make([]float64, n)
+			for k := range n {
+				v -= mirror(k, false)
+				vs[n-1-k] = v
+			}
+		}
+		ts, vs = append(ts, s.Timestamps...), append(vs, s.Values...)
+		last, v := s.Timestamps[len(s.Timestamps)-1], s.Values[len(s.Values)-1]
+		for k := range n {
+			v += mirror(k, true)
+			ts, vs = append(ts, last+int64(k+1)*step), append(vs, v)
+		}
+		if lowest := slices.Min(vs); lowest < 0 {
+			for j := range vs {
+				vs[j] -= lowest
+			}
+		}
+		out[i] = tsdbtest.Sample{Labels: s.Labels, Timestamps: ts, Values: vs}
+	}
+	return out
+}
+
 // queryComparePage makes the queries of the built-in compare page
 // (internal/server/compare.go) of the scenario's deploy as `gohere demo`
 // records it: started at the placement, finished Duration later, compared
-// with the default signals. A failed query fails the test.
+// with the default signals, over the link's range and over each of
+// compare.Ranges around the start. A failed query fails the test.
 func queryComparePage(t *testing.T, src analysis.Source, p placed) {
 	t.Helper()
 	d := gohere.Deploy{Service: p.sc.Service, Env: p.sc.Env, Version: p.sc.Canary, BaselineVersion: p.sc.Baseline,
@@ -123,10 +199,20 @@ func queryComparePage(t *testing.T, src analysis.Source, p placed) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pn := range page.Panels {
-		for _, query := range []string{pn.Baseline, pn.Canary} {
-			if _, err := src.QueryRange(t.Context(), query, page.From, page.To, page.Step); err != nil {
-				t.Errorf("%s: compare page, %s: %v", p.sc.Name, pn.Name, err)
+	pages := []compare.Page{page}
+	for _, r := range compare.Ranges {
+		around, err := compare.NewPage(page.Around(r), signals, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, around)
+	}
+	for _, page := range pages {
+		for _, pn := range page.Panels {
+			for _, query := range []string{pn.Baseline, pn.Canary} {
+				if _, err := src.QueryRange(t.Context(), query, page.From, page.To, page.Step); err != nil {
+					t.Errorf("%s: compare page %s..%s, %s: %v", p.sc.Name, page.From.Format(time.RFC3339), page.To.Format(time.RFC3339), pn.Name, err)
+				}
 			}
 		}
 	}
@@ -142,9 +228,9 @@ type recorder struct {
 }
 
 func (r *recorder) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]prom.Series, error) {
-	// The compare page's window opens compare.Margin before the start.
+	// Every query's window opens at most reach before its scenario's start.
 	i := slices.IndexFunc(r.placed, func(p placed) bool {
-		from := p.start.Add(-compare.Margin)
+		from := p.start.Add(-reach)
 		return !start.Before(from) && start.Before(from.Add(spacing))
 	})
 	if i < 0 {
@@ -178,7 +264,7 @@ func (r *recorder) QueryRange(ctx context.Context, query string, start, end time
 
 // analyze runs the placed scenarios' analyses on a fresh SQLite store with
 // a real runner querying src, and returns them once every one is over.
-func analyze(t *testing.T, src analysis.Source, ps []placed) map[string]store.Analysis {
+func analyze(t *testing.T, src analysis.Source, ps []placed) (map[string]store.Analysis, *store.DB) {
 	t.Helper()
 	ctx := t.Context()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "gohere.db"))
@@ -230,7 +316,35 @@ func analyze(t *testing.T, src analysis.Source, ps []placed) map[string]store.An
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	return out
+	return out, db
+}
+
+// queryDeployPages renders the report page of every analysed deploy, whose
+// plots query the store again (rate metrics per step, not as the window's
+// total the runner asked for): the demo's pages are drawn from these
+// answers. A plot whose query failed fails the test; one without data (grey,
+// class "nodata missing") is what some scenarios show.
+func queryDeployPages(t *testing.T, src server.MetricSource, db *store.DB, runs map[string]store.Analysis) {
+	t.Helper()
+	tokens, err := auth.Parse("ci:recorder:" + strings.Repeat("r", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{Store: db, Tokens: tokens, Analyses: db, Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, a := range runs {
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/deploys/"+a.DeployID, nil))
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: deploy page: %d %s", name, w.Code, w.Body)
+			continue
+		}
+		for _, problem := range regexp.MustCompile(`<p class="nodata">([^<]*)</p>`).FindAllStringSubmatch(w.Body.String(), -1) {
+			t.Errorf("%s: deploy page plot: %s", name, problem[1])
+		}
+	}
 }
 
 // checkVerdicts wants every scenario's expected verdict, reached without

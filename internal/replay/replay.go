@@ -74,8 +74,10 @@ func New(ps ...Placement) *Source {
 	return &Source{placed: ps}
 }
 
-// QueryRange answers a recorded query, shifted to its placement's start. A
-// query without a recording, or with several, is gohere.Invalid.
+// QueryRange answers a recorded query, shifted to its placement's start,
+// without the points after now: a store has no samples of the future,
+// even where a recording placed lately reaches there. A query without a
+// recording, or with several, is gohere.Invalid.
 func (s *Source) QueryRange(_ context.Context, query string, start, end time.Time, step time.Duration) ([]prom.Series, error) {
 	var (
 		found []series
@@ -96,13 +98,18 @@ func (s *Source) QueryRange(_ context.Context, query string, start, end time.Tim
 	default:
 		return nil, gohere.Errorf(gohere.Invalid, "replay: %d placed recordings answer %s; place them further apart", n, window)
 	}
-	out := make([]prom.Series, len(found))
-	for i, f := range found {
-		pts := make([]prom.Point, len(f.T))
+	now := time.Now()
+	out := make([]prom.Series, 0, len(found))
+	for _, f := range found {
+		pts := make([]prom.Point, 0, len(f.T))
 		for j, t := range f.T {
-			pts[j] = prom.Point{T: at.Add(time.Duration(t) * time.Millisecond), V: float64(f.V[j])}
+			if at := at.Add(time.Duration(t) * time.Millisecond); !at.After(now) {
+				pts = append(pts, prom.Point{T: at, V: float64(f.V[j])})
+			}
 		}
-		out[i] = prom.Series{Labels: maps.Clone(f.Labels), Points: pts}
+		if len(pts) > 0 {
+			out = append(out, prom.Series{Labels: maps.Clone(f.Labels), Points: pts})
+		}
 	}
 	return out, nil
 }

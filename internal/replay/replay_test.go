@@ -3,18 +3,23 @@ package replay
 import (
 	"encoding/json"
 	"math"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/compare"
 	"github.com/gohere/gohere/fixtures"
+	"github.com/gohere/gohere/internal/prom"
 )
 
 // TestReplay runs every scenario's analysis from its recording placed at a
 // time other than the recorded one, as `gohere demo` does: every query is
 // answered (no interval has an error) and each scenario ends with its
-// expected verdict; so is every query of its deploy's compare page.
+// expected verdict; so is every query of its deploy's compare page and
+// of its report page's plots.
 func TestReplay(t *testing.T) {
 	hour := time.Now().Truncate(time.Hour)
 	var ps []placed
@@ -34,9 +39,87 @@ func TestReplay(t *testing.T) {
 		placements = append(placements, Placement{Recording: rec, Start: p.start})
 	}
 	src := New(placements...)
-	checkVerdicts(t, ps, analyze(t, src, ps))
+	runs, db := analyze(t, src, ps)
+	checkVerdicts(t, ps, runs)
 	for _, p := range ps {
 		queryComparePage(t, src, p)
+	}
+	queryDeployPages(t, src, db, runs)
+}
+
+// TestComparePagesEndWithTheirData: the replayed compare page of every
+// scenario's deploy has data to its end, as a store scraping a service
+// that keeps running has, and its request rate and CPU do not jump there.
+// (The series once ended with the scenario, a quarter of an hour before
+// the page; rate() over windows reaching past their last sample then came
+// from the last increments alone, and rose off the chart.)
+func TestComparePagesEndWithTheirData(t *testing.T) {
+	signals, err := compare.DefaultSignals(compare.Labels{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-24 * time.Hour).Truncate(time.Hour)
+	for _, name := range fixtures.Names() {
+		sc, err := fixtures.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := New(Placement{Recording: rec, Start: start})
+		d := gohere.Deploy{Service: sc.Service, Env: sc.Env, Version: sc.Canary, BaselineVersion: sc.Baseline,
+			Status: gohere.StatusSucceeded, StartedAt: start, FinishedAt: start.Add(sc.Duration)}
+		link, err := url.Parse(compare.URL(compare.Config{}, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := compare.ParsePageQuery(link.Query())
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := compare.NewPage(q, signals, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pn := range page.Panels {
+			for _, query := range []string{pn.Baseline, pn.Canary} {
+				series, err := src.QueryRange(t.Context(), query, page.From, page.To, page.Step)
+				if err != nil {
+					t.Fatalf("%s: %s: %v", name, pn.Name, err)
+				}
+				for _, s := range series {
+					checkEnd(t, name+": "+query, s.Points, page.To.Add(-page.Step), pn.Name == "request_rate" || pn.Name == "cpu")
+				}
+			}
+		}
+	}
+}
+
+// checkEnd wants points up to end and, for a steady signal, none of the
+// last five more than twice the median of all.
+func checkEnd(t *testing.T, what string, pts []prom.Point, end time.Time, steady bool) {
+	t.Helper()
+	if len(pts) == 0 {
+		return // a signal without data (memory), or a side without it
+	}
+	if last := pts[len(pts)-1].T; last.Before(end) {
+		t.Errorf("%s: the data ends at %s, %s before the page", what, last.UTC().Format(time.TimeOnly), end.Sub(last))
+	}
+	vs := make([]float64, len(pts))
+	for i, p := range pts {
+		vs[i] = p.V
+	}
+	slices.Sort(vs)
+	median := vs[len(vs)/2]
+	if !steady || median <= 0 {
+		return
+	}
+	for _, p := range pts[len(pts)-5:] {
+		if p.V > 2*median {
+			t.Errorf("%s: %.3g at %s, more than twice the median %.3g: a spike at the end", what, p.V, p.T.UTC().Format(time.TimeOnly), median)
+		}
 	}
 }
 
@@ -82,6 +165,17 @@ func TestSource(t *testing.T) {
 			}
 		})
 	}
+	t.Run("nothing of the future", func(t *testing.T) {
+		lately := time.Now().Add(-5 * time.Minute)
+		got, err := New(Placement{Recording: rec, Start: lately}).QueryRange(t.Context(), q,
+			lately.Add(2*time.Minute), lately.Add(7*time.Minute), 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || len(got[0].Points) != 7 || got[0].Points[6].T.After(time.Now()) {
+			t.Errorf("got %v; want the 7 points up to now of the 11 recorded", got)
+		}
+	})
 	t.Run("ambiguous", func(t *testing.T) {
 		twice := New(Placement{Recording: rec, Start: start}, Placement{Recording: rec, Start: start})
 		_, err := twice.QueryRange(t.Context(), q, start.Add(2*time.Minute), start.Add(7*time.Minute), 30*time.Second)

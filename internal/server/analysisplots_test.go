@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -98,8 +99,18 @@ func TestDeployPagePlots(t *testing.T) {
 	} {
 		queries = append(queries, side(metric, "", analysis.RoleBaseline, q[0], baseline), side(metric, "", analysis.RoleCanary, q[1], canary))
 	}
+	// A rate metric's parts are recorded as the runner counts them: once,
+	// at the window's end, over the whole window.
 	for _, part := range []string{"numerator", "denominator"} {
-		queries = append(queries, side("errors", part, analysis.RoleBaseline, "rate_"+part, baseline), side("errors", part, analysis.RoleCanary, "rate_"+part, canary))
+		for role, from := range map[string]time.Time{analysis.RoleBaseline: baseline, analysis.RoleCanary: canary} {
+			q := side("errors", part, role, "sum(increase(errors_"+part+"[300s]))", from)
+			q.Start = q.End
+			queries = append(queries, q)
+		}
+	}
+	// An error counter without series counts no errors of the requests.
+	for _, role := range []string{analysis.RoleBaseline, analysis.RoleCanary} {
+		queries = append(queries, side("no_errors_yet", "numerator", role, "empty_5xx", canary), side("no_errors_yet", "denominator", role, "requests", canary))
 	}
 	db := openStore(t)
 	id := judgedDeploy(t, db, queries)
@@ -128,13 +139,14 @@ func TestDeployPagePlots(t *testing.T) {
 		t.Fatalf("GET: %d\n%s", page.Code, page.Body)
 	}
 	body := page.Body.String()
-	for metric, want := range map[string]string{
-		"latency":   "latency: baseline v1 (shifted +1h): query failed: prometheus http://vm:8428: query_range: connection refused",
-		"mem_empty": "no data: the query returned no series; canary v2: no data: the query returned no series",
+	// A failed query is a problem; missing data is said in grey.
+	for metric, want := range map[string][2]string{
+		"latency":   {`<p class="nodata">`, "latency: baseline v1 (shifted +1h): query failed: prometheus http://vm:8428: query_range: connection refused"},
+		"mem_empty": {`<p class="nodata missing">`, "no data: the query returned no series; canary v2: no data: the query returned no series"},
 	} {
 		fig := figureOf(t, body, metric)
-		if !strings.Contains(fig, `<p class="nodata">`) || !strings.Contains(fig, want) || strings.Contains(fig, "<svg") {
-			t.Errorf("%s: want %q instead of a chart:\n%s", metric, want, fig)
+		if !strings.Contains(fig, want[0]) || !strings.Contains(fig, want[1]) || strings.Contains(fig, "<svg") {
+			t.Errorf("%s: want %s%s instead of a chart:\n%s", metric, want[0], want[1], fig)
 		}
 	}
 	fig := figureOf(t, body, "cpu")
@@ -145,11 +157,32 @@ func TestDeployPagePlots(t *testing.T) {
 	if first["baseline"] == "" || first["baseline"] != first["canary"] || !strings.Contains(fig, "baseline v1 (shifted +1h)") {
 		t.Errorf("cpu: want both lines starting at the canary window's left edge, the baseline named as shifted; first x %v:\n%s", first, fig)
 	}
-	if strings.Contains(body, `data-metric="errors"`) || strings.Contains(strings.Join(asked, " "), "rate_") {
-		t.Errorf("the rate metric is plotted or queried: %q", asked)
+	// The rate metric is drawn as its rate per step: its counts queried
+	// again over the step, not the whole window.
+	fig = figureOf(t, body, "errors")
+	if got := seriesPaths(fig); len(got["baseline"]) != 1 || len(got["canary"]) != 1 || got["canary"][0] < 5 {
+		t.Errorf("errors: want one baseline and one canary line of the rate per step, got points %v:\n%s", got, fig)
 	}
-	if len(asked) != 6 {
-		t.Errorf("%d queries, want 2 for each of 3 value metrics: %q", len(asked), asked)
+	if strings.Contains(fig, "distribution") {
+		t.Errorf("errors: a rate metric, judged on counts, has no distribution of values:\n%s", fig)
+	}
+	for _, want := range []string{"sum(increase(errors_numerator[30s]))", "sum(increase(errors_denominator[30s]))"} {
+		if n := strings.Count(strings.Join(asked, "\n"), want); n != 2 {
+			t.Errorf("%q asked %d times, want once a side: %q", want, n, asked)
+		}
+	}
+	if len(asked) != 12 {
+		t.Errorf("%d queries, want 2 for each of 3 value metrics and 4 for the rate metrics (two asked once): %q", len(asked), asked)
+	}
+	quiet := figureOf(t, body, "no_errors_yet")
+	if got := seriesPaths(quiet); len(got["baseline"]) != 1 || len(got["canary"]) != 1 || strings.Contains(quiet, "nodata") {
+		t.Errorf("no_errors_yet: want both sides drawn at a rate of 0, got points %v:\n%s", got, quiet)
+	}
+	cpu := figureOf(t, body, "cpu")
+	for _, want := range []string{`class="chart distribution"`, `class="box baseline"`, `class="box canary"`, "deploy start"} {
+		if !strings.Contains(cpu, want) {
+			t.Errorf("cpu: want %s in its figure:\n%s", want, cpu)
+		}
 	}
 
 	noStore := newPlotEnv(t, db, nil).do(t, req{method: "GET", path: "/deploys/" + id})
@@ -168,4 +201,21 @@ func figureOf(t *testing.T, body, metric string) string {
 	}
 	fig, _, _ := strings.Cut(rest, "</figure>")
 	return html.UnescapeString(fig)
+}
+
+func TestSplitLabelSet(t *testing.T) {
+	for _, c := range []struct {
+		in, base string
+		labels   map[string]string
+	}{
+		{"latency", "latency", nil},
+		{`p99_latency{route="/cart"}`, "p99_latency", map[string]string{"route": "/cart"}},
+		{`errors{code="5\"x",route="/a,b=c"}`, "errors", map[string]string{"code": `5"x`, "route": "/a,b=c"}},
+		{`broken{route=/cart}`, `broken{route=/cart}`, nil},
+	} {
+		base, labels := server.SplitLabelSet(c.in)
+		if base != c.base || !maps.Equal(labels, c.labels) {
+			t.Errorf("splitLabelSet(%q) = %q, %v; want %q, %v", c.in, base, labels, c.base, c.labels)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,11 @@ type comparePage struct {
 	Start   time.Time // the deploy start, marked on every chart
 	NoStore bool
 	Groups  []compareGroup
+	// Deploy is the deploy the page compares, with its verdict; nil when
+	// the link names none that is recorded (see deployOf).
+	Deploy *DeployView
+	// Ranges are the time ranges around the deploy start the page offers.
+	Ranges []pageLink
 }
 
 type compareGroup struct {
@@ -53,6 +59,13 @@ type comparePanel struct {
 	Baseline compareSide
 	Canary   compareSide
 	Overlay  template.HTML // empty when neither side has data
+}
+
+// NoData: the store has no series of the signal for either side (and no
+// query failed): it is not exported here (memory, say), which one quiet
+// line says instead of a box per chart.
+func (p comparePanel) NoData() bool {
+	return p.Canary.noData && (p.Baseline.noData || p.Baseline.Query == "")
 }
 
 // compareSide is one version's half of a panel.
@@ -77,6 +90,10 @@ type lineQuery struct {
 	scale    float64       // values are multiplied by it (see axisUnit)
 	shift    time.Duration // added to every instant, to lay the lines on another window's axis
 	series   []plot.Series
+	noData   bool // the store answered without a single series
+	// labels, when set, keeps only the series with these label values: a
+	// metric judged per label set is plotted one set at a time.
+	labels map[string]string
 }
 
 var groupTitles = map[string]string{
@@ -115,6 +132,12 @@ func (s *Server) comparePage(c *gin.Context) {
 		Page:    p,
 		Start:   p.DeployStart(),
 		NoStore: s.opts.Source == nil,
+		Deploy:  s.deployOf(c.Request.Context(), q),
+	}
+	for _, r := range compare.Ranges {
+		around := p.Around(r)
+		view.Ranges = append(view.Ranges, pageLink{Label: "±" + rangeText(r), URL: around.Path(),
+			Current: around.From.Equal(q.From) && around.To.Equal(q.To)})
 	}
 	panels := make([]comparePanel, len(p.Panels))
 	for i, pn := range p.Panels {
@@ -181,6 +204,7 @@ func (s *Server) fetchLines(ctx context.Context, page string, timeout time.Durat
 		series, hit, f, leads := s.queries.lookup(k, now)
 		if hit {
 			l.series, l.Problem = l.toPlot(series)
+			l.noData = len(series) == 0
 			continue
 		}
 		if leads {
@@ -234,6 +258,7 @@ func (s *Server) fetchLines(ctx context.Context, page string, timeout time.Durat
 			w.l.Problem = "query failed: " + s.queryError(err)
 		default:
 			w.l.series, w.l.Problem = w.l.toPlot(series)
+			w.l.noData = len(series) == 0
 		}
 	}
 	return busy
@@ -268,6 +293,16 @@ func (s *Server) queryError(err error) string {
 
 // toPlot turns an answer into lines, or says why there are none.
 func (l *lineQuery) toPlot(series []prom.Series) ([]plot.Series, string) {
+	if l.labels != nil {
+		series = slices.DeleteFunc(slices.Clone(series), func(s prom.Series) bool {
+			for k, v := range l.labels {
+				if s.Labels[k] != v {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	if len(series) == 0 {
 		return nil, "no data: the query returned no series"
 	}
@@ -294,26 +329,148 @@ func (l *lineQuery) toPlot(series []prom.Series) ([]plot.Series, string) {
 }
 
 // draw renders the side charts and the overlay of what has data, all on
-// the page's time axis so that they line up and show the deploy marker.
+// the page's time axis so that they line up and show the deploy marker,
+// and on one value scale so that their heights compare (see clipAt).
 func (p *comparePanel) draw(start, from, to time.Time) {
 	_, unit := axisUnit(p.Unit)
 	markers := []plot.Marker{{T: start, Label: "deploy start"}}
-	var overlay []plot.Series
+	all := append(slices.Clone(p.Baseline.series), p.Canary.series...)
+	lo, hi, ok := valueRange(all)
+	if !ok {
+		return
+	}
+	ceiling := clipAt(all)
+	// plot.Chart fits its value axis to the data and its rules: rules at
+	// the bounds of both sides (hidden by the stylesheet, class y-range)
+	// give every chart of the signal the same scale.
+	rules := []plot.Rule{{V: lo, Class: "y-range"}, {V: min(hi, ceiling), Class: "y-range"}}
+	if hi > ceiling {
+		rules[1] = plot.Rule{V: ceiling, Label: "clipped above " + formatAxis(ceiling) + unit, Class: "clip"}
+	}
+	chart := func(title string, series []plot.Series, width, height int) template.HTML {
+		series = clip(series, ceiling)
+		return plot.Chart{Title: title, Unit: unit, Series: series, Markers: markers, Rules: rules,
+			From: from, To: to, Width: width, Height: height}.SVG()
+	}
 	for _, side := range []*compareSide{&p.Baseline, &p.Canary} {
-		if len(side.series) == 0 {
-			continue
+		if len(side.series) > 0 {
+			side.Chart = chart(p.Title+" · "+side.Role+" "+side.Version, side.series, 520, 220)
 		}
-		side.Chart = plot.Chart{
-			Title: p.Title + " · " + side.Role + " " + side.Version, Unit: unit,
-			Series: side.series, Markers: markers, From: from, To: to, Width: 520, Height: 220,
-		}.SVG()
-		overlay = append(overlay, side.series...)
 	}
-	if len(overlay) > 0 {
-		p.Overlay = plot.Chart{
-			Title: p.Title + " · overlay", Unit: unit, Series: overlay, Markers: markers, From: from, To: to, Width: 1060, Height: 260,
-		}.SVG()
+	p.Overlay = chart(p.Title+" · overlay", all, 1060, 260)
+}
+
+// spikeFactor: a value more than this many times the 95th percentile of
+// one signal's values (both sides) is a spike. The charts' scale ends
+// there, and the values above are drawn at that edge and marked, so that
+// one spike does not flatten every other line.
+const spikeFactor = 3
+
+// clipAt is the value above which the signal's charts clip; +Inf when no
+// value is a spike.
+func clipAt(series []plot.Series) float64 {
+	var vs []float64
+	for _, s := range series {
+		for _, pt := range s.Points {
+			if plottable(pt.V) {
+				vs = append(vs, pt.V)
+			}
+		}
 	}
+	if len(vs) == 0 {
+		return math.Inf(1)
+	}
+	slices.Sort(vs)
+	p95 := vs[(len(vs)-1)*95/100]
+	if p95 <= 0 || vs[len(vs)-1] <= spikeFactor*p95 {
+		return math.Inf(1)
+	}
+	return spikeFactor * p95
+}
+
+// valueRange is the range of the finite values of series.
+func valueRange(series []plot.Series) (lo, hi float64, ok bool) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, s := range series {
+		for _, pt := range s.Points {
+			if plottable(pt.V) {
+				lo, hi, ok = min(lo, pt.V), max(hi, pt.V), true
+			}
+		}
+	}
+	return lo, hi, ok
+}
+
+// clip draws the values above ceiling at ceiling, and adds a series that
+// marks each of them with a dot on that edge (a zero-length segment, which
+// the stylesheet's round caps draw as a dot).
+func clip(series []plot.Series, ceiling float64) []plot.Series {
+	var marks []plot.Point
+	out := make([]plot.Series, 0, len(series)+1)
+	for _, s := range series {
+		pts := slices.Clone(s.Points)
+		for i, pt := range pts {
+			if plottable(pt.V) && pt.V > ceiling {
+				pts[i].V = ceiling
+				marks = append(marks, plot.Point{T: pt.T, V: ceiling}, plot.Point{T: pt.T, V: ceiling}, plot.Point{T: pt.T, V: math.NaN()})
+			}
+		}
+		s.Points = pts
+		out = append(out, s)
+	}
+	if len(marks) == 0 {
+		return out
+	}
+	n := len(marks) / 3
+	name := "1 value clipped"
+	if n > 1 {
+		name = strconv.Itoa(n) + " values clipped"
+	}
+	return append(out, plot.Series{Name: name, Class: "clipped", Points: marks})
+}
+
+func plottable(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// formatAxis writes a value to 3 digits, whole from 1000 on: never in
+// exponent form.
+func formatAxis(v float64) string {
+	if math.Abs(v) >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// rangeText writes one of compare.Ranges: "15 min", "1 h", "6 h".
+func rangeText(d time.Duration) string {
+	if d < time.Hour {
+		return strconv.Itoa(int(d/time.Minute)) + " min"
+	}
+	return strconv.Itoa(int(d/time.Hour)) + " h"
+}
+
+// deployOf finds the deploy a compare link is of: the canary version of
+// its service and env that started at the link's start (to the
+// millisecond the link keeps); of several, the one whose own link this is
+// (its end tells a finished deploy from a running one). nil for a link
+// without a start, when none is recorded, or when the store cannot say
+// (logged: the page shows without the link).
+func (s *Server) deployOf(ctx context.Context, q compare.PageQuery) *DeployView {
+	if q.Start.IsZero() {
+		return nil
+	}
+	ds, err := s.opts.Store.ListDeploys(ctx, gohere.DeployFilter{Service: q.Service, Env: q.Env,
+		Since: q.Start, Until: q.Start.Add(time.Millisecond)})
+	if err != nil {
+		s.log.WarnContext(ctx, "compare page: find the deploy", "service", q.Service, "env", q.Env, "err", err)
+		return nil
+	}
+	ds = slices.DeleteFunc(ds, func(d gohere.Deploy) bool { return d.Version != q.Canary })
+	if len(ds) == 0 {
+		return nil
+	}
+	i := max(0, slices.IndexFunc(ds, func(d gohere.Deploy) bool { return compare.URL(compare.Config{}, d) == q.Path() }))
+	v := s.view(ds[i])
+	return &v
 }
 
 // axisUnit maps a Grafana unit id to a factor for the values and the text

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/gohere/gohere/internal/auth"
 	"github.com/gohere/gohere/internal/prom"
 	"github.com/gohere/gohere/internal/server"
+	"github.com/gohere/gohere/internal/store"
 	"github.com/gohere/gohere/internal/telemetry"
 )
 
@@ -152,9 +154,7 @@ func TestComparePageProblems(t *testing.T) {
 	}
 	body := w.Body.String()
 	for signal, want := range map[string][]string{
-		"cpu": {"canary v2: query failed: prometheus http://vm:8428: query_range: connection refused"},
-		"memory": {"baseline v1: no data: the query returned no series", "canary v2: no data: the query returned no series",
-			"Nothing to overlay: neither version has data"},
+		"cpu":          {"canary v2: query failed: prometheus http://vm:8428: query_range: connection refused"},
 		"latency_p99":  {"baseline v1: no data: every value is NaN or infinite", "canary v2: no data: every value is NaN or infinite"},
 		"latency_p50":  {"baseline v1: query failed: internal error (see the server log)"},
 		"request_rate": {`class="series baseline"`, `class="series canary"`},
@@ -165,6 +165,11 @@ func TestComparePageProblems(t *testing.T) {
 				t.Errorf("panel %s lacks %q:\n%s", signal, w, panel)
 			}
 		}
+	}
+	// A signal without a single series is one quiet line, not three boxes.
+	if !strings.Contains(body, `<p class="nodata-signal" id="signal-memory" title="baseline: sum(process_resident_memory_bytes{`) ||
+		!strings.Contains(body, "<strong>Memory (resident)</strong>: no data for this signal</p>") || strings.Contains(body, `<article class="signal" id="signal-memory">`) {
+		t.Error("memory, without any series, is not one line saying so")
 	}
 	if p := panelOf(t, body, "cpu"); !strings.Contains(p, `class="series baseline"`) || strings.Contains(p, `class="series canary"`) {
 		t.Errorf("cpu panel: want the baseline drawn and no canary line:\n%s", p)
@@ -179,6 +184,109 @@ func TestComparePageProblems(t *testing.T) {
 		if s != 15*time.Second {
 			t.Errorf("queried with step %s, want 15s", s)
 		}
+	}
+}
+
+var (
+	svgs   = regexp.MustCompile(`(?s)<svg .*?</svg>`)
+	yticks = regexp.MustCompile(`<text class="ytick"[^>]*>([^<]*)</text>`)
+)
+
+// ticksOf lists the y-axis labels of each chart of a panel.
+func ticksOf(panel string) [][]string {
+	var out [][]string
+	for _, svg := range svgs.FindAllString(panel, -1) {
+		var ticks []string
+		for _, m := range yticks.FindAllStringSubmatch(svg, -1) {
+			ticks = append(ticks, m[1])
+		}
+		out = append(out, ticks)
+	}
+	return out
+}
+
+// TestComparePageScaleAndClip: the charts of one signal share their value
+// scale, however different the sides; a spike is clipped at the scale's
+// edge and marked, not allowed to flatten the rest.
+func TestComparePageScaleAndClip(t *testing.T) {
+	src := sourceFunc(func(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]prom.Series, error) {
+		series, _ := ramp(ctx, query, start, end, step)
+		pts := series[0].Points
+		if strings.Contains(query, `version="v2"`) {
+			for i := range pts {
+				pts[i].V *= 2 // the canary reaches twice the baseline's values
+			}
+			if strings.Contains(query, "http_requests_total") && !strings.Contains(query, "code=") {
+				pts[len(pts)/2].V = 1e6 // one spike
+			}
+		}
+		return series, nil
+	})
+	e := newCompareEnv(t, src, compare.SignalSet{})
+	body := e.do(t, req{method: "GET", path: comparePath}).Body.String()
+	for _, signal := range []string{"request_rate", "cpu"} {
+		panel := panelOf(t, body, signal)
+		charts := ticksOf(panel)
+		if len(charts) != 3 || len(charts[0]) == 0 {
+			t.Fatalf("%s: %d charts, want 3 with ticks", signal, len(charts))
+		}
+		for i, c := range charts[1:] {
+			if !slices.Equal(c, charts[0]) {
+				t.Errorf("%s: chart %d has the y-axis %v, the baseline's %v; want one scale", signal, i+2, c, charts[0])
+			}
+		}
+	}
+	rate := panelOf(t, body, "request_rate")
+	for _, want := range []string{`<g class="rule clip">`, "clipped above 756/s", `<path class="series clipped"`, "1 value clipped"} {
+		if !strings.Contains(rate, want) {
+			t.Errorf("request_rate with a spike lacks %q", want)
+		}
+	}
+	if strings.Contains(rate, "1e+06") || strings.Contains(panelOf(t, body, "cpu"), "clipped") {
+		t.Error("the spike is on the scale, or a signal without one is clipped")
+	}
+}
+
+// TestComparePageLinks: the page links back to its deploy with the
+// deploy's status and verdict, and offers time ranges around the deploy
+// start as plain links.
+func TestComparePageLinks(t *testing.T) {
+	e := newCompareEnv(t, sourceFunc(ramp), compare.SignalSet{})
+	start := time.UnixMilli(1795428900000).UTC()
+	d, _, err := e.db.CreateDeploy(t.Context(), gohere.Deploy{Service: "checkout", Env: "prod", Version: "v2", BaselineVersion: "v1",
+		StartedAt: start.Add(123 * time.Microsecond)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.db.CreateAnalysis(t.Context(), store.Analysis{DeployID: d.ID, Config: "judge: gohere", Service: "checkout", Env: "prod",
+		BaselineVersion: "v1", CanaryVersion: "v2", StartAt: start, EndAt: start.Add(20 * time.Minute), Retrospective: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordLast(t, e.db, a, gohere.VerdictFail)
+	if _, err := e.db.FinishDeploy(t.Context(), d.ID, gohere.StatusRolledBack, start.Add(20*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	body := e.do(t, req{method: "GET", path: comparePath}).Body.String()
+	for _, want := range []string{
+		`Deploy <a href="/deploys/` + d.ID + `">checkout · prod · v2</a> <span class="status status-rolled_back">rolled_back</span>`,
+		`<span class="verdict verdict-Fail">Fail</span>`,
+		`<a href="/compare?service=checkout&amp;env=prod&amp;baseline=v1&amp;canary=v2&amp;from=1795428000000&amp;to=1795429800000&amp;start=1795428900000">±15 min</a>`,
+		`<a href="/compare?service=checkout&amp;env=prod&amp;baseline=v1&amp;canary=v2&amp;from=1795425300000&amp;to=1795432500000&amp;start=1795428900000">±1 h</a>`,
+		`from=1795407300000&amp;to=1795450500000&amp;start=1795428900000">±6 h</a>`,
+		`the whole deploy</a>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	around := "/compare?service=checkout&env=prod&baseline=v1&canary=v2&from=1795425300000&to=1795432500000&start=1795428900000"
+	if b := e.do(t, req{method: "GET", path: around}).Body.String(); !strings.Contains(b, `<strong aria-current="page">±1 h</strong>`) {
+		t.Error("the ±1 h page does not mark its range as the current one")
+	}
+	other := strings.Replace(comparePath, "canary=v2", "canary=v3", 1)
+	if b := e.do(t, req{method: "GET", path: other}).Body.String(); strings.Contains(b, "/deploys/") {
+		t.Error("the page of another version links to this deploy")
 	}
 }
 

@@ -44,7 +44,6 @@ func parsePages() (*template.Template, error) {
 		"runner": runner,
 		"nodata": isNoData,
 		"lacks":  lacks,
-		"est":    estimate,
 	}).ParseFS(templateFS, "templates/*.html")
 }
 
@@ -230,11 +229,10 @@ func (v analysisView) Reason() string {
 // the analysis' config, or says only "adjusted" when the config cannot be
 // read (the report does not name it).
 func (v analysisView) Adjustment() string {
-	cfg, err := judge.LoadConfig(strings.NewReader(v.Config))
-	if err != nil {
+	if v.config == nil {
 		return "adjusted p"
 	}
-	switch cfg.Adjust {
+	switch v.config.Adjust {
 	case judge.AdjustHolm:
 		return "adjusted p (Holm)"
 	case judge.AdjustBH:
@@ -245,10 +243,42 @@ func (v analysisView) Adjustment() string {
 	return "adjusted p"
 }
 
-// estimate is a metric's shift canary − baseline with its relative size
-// ("+45.1 (+30.3 %)"); a relative shift below noChange, or none at all, is
-// "no change"; "" when no test ran.
-func estimate(m judge.MetricResult) string {
+// Unit is the unit the analysis' config declares for a metric; "" for
+// none or when the config cannot be read.
+func (v analysisView) Unit(metric string) judge.Unit {
+	m, _ := v.metricConfig(metric)
+	return m.Unit
+}
+
+// metricConfig is a metric's entry in the analysis' config; false when
+// the config cannot be read or lacks it.
+func (v analysisView) metricConfig(metric string) (judge.Metric, bool) {
+	if v.config != nil {
+		for _, m := range v.config.Metrics {
+			if m.Name == metric {
+				return m, true
+			}
+		}
+	}
+	return judge.Metric{}, false
+}
+
+// Value formats a value (a mean, a rate) of metric m in its unit.
+func (v analysisView) Value(m judge.MetricResult, x float64) string { return inUnit(x, v.Unit(m.Name)) }
+
+// Diff formats a difference of two values of metric m (a CI bound) in
+// its unit, with its sign.
+func (v analysisView) Diff(m judge.MetricResult, x float64) string {
+	return diffInUnit(x, v.Unit(m.Name))
+}
+
+// Estimate is metric m's shift in its unit; see estimate.
+func (v analysisView) Estimate(m judge.MetricResult) string { return estimate(m, v.Unit(m.Name)) }
+
+// estimate is a metric's shift canary − baseline in unit u with its
+// relative size ("+45.10 ms (+30.3 %)"); a relative shift below noChange,
+// or none at all, is "no change"; "" when no test ran.
+func estimate(m judge.MetricResult, u judge.Unit) string {
 	t := m.Test
 	if t == nil {
 		return ""
@@ -256,10 +286,7 @@ func estimate(m judge.MetricResult) string {
 	if t.Estimate == 0 || (m.RelativeShift != nil && math.Abs(*m.RelativeShift) < noChange) {
 		return "no change"
 	}
-	s := formatNum(t.Estimate)
-	if t.Estimate > 0 {
-		s = "+" + s
-	}
+	s := diffInUnit(t.Estimate, u)
 	if r := shift(m.RelativeShift, t.Estimate); r != "" {
 		s += " (" + r + ")"
 	}
@@ -289,17 +316,6 @@ func took(d gohere.Deploy) string {
 	return end.Sub(d.StartedAt).Round(time.Second).String()
 }
 
-type timelinePage struct {
-	chrome
-	Title   string
-	Filter  gohere.DeployFilter
-	Running []DeployView
-	Deploys []DeployView
-	// DORA are the four keys of the last 30 days of what the page shows;
-	// nil without them.
-	DORA *doraView
-}
-
 type deployPage struct {
 	chrome
 	Title string
@@ -327,7 +343,11 @@ type analysisView struct {
 	Latest  *store.Interval
 	Report  *judge.Report    // of Latest; nil when nothing was judged
 	Queries []analysis.Query // of Latest: what was asked of the metric store
-	// Plots are Latest's value metrics, queried again; NoStore: this
+	// config is the analysis' config; nil when it cannot be read.
+	config *judge.Config
+	// filter picks the rows of the metrics table (?metrics=).
+	filter metricFilter
+	// Plots are Latest's judged metrics, queried again; NoStore: this
 	// server has no metric store to query.
 	Plots   []metricPlot
 	NoStore bool
@@ -349,55 +369,12 @@ type errorPage struct {
 	Back    string // the page the failed form came from; empty: none
 }
 
-// timelinePage lists deploys newest first and, above them, those still
-// running. The page of everyone not signed in is shared (see pageCache)
-// and tagged for conditional GETs.
-func (s *Server) timelinePage(c *gin.Context) {
-	f, err := parseFilter(c.Request.URL.RawQuery)
-	if err != nil {
-		s.pageError(c, err)
-		return
-	}
-	ch := s.chromeOf(c)
-	shared := ch.Viewer == nil
-	key := ch.SignInURL + "\x00" + ch.ViewerNote + "\x00" + c.Request.URL.RawQuery
-	var gen uint64
-	if shared {
-		page, g, ok := s.rendered.get(key, time.Now())
-		if ok {
-			page.send(c)
-			return
-		}
-		gen = g
-	}
-	ds, err := s.opts.Store.ListDeploys(c.Request.Context(), f)
-	if err != nil {
-		s.pageError(c, err)
-		return
-	}
-	p := timelinePage{Title: "Deploys", Filter: f, Deploys: make([]DeployView, 0, len(ds)),
-		DORA: s.timelineKeys(c.Request.Context(), f.Service, f.Env)}
-	for _, d := range ds {
-		v := s.view(d)
-		p.Deploys = append(p.Deploys, v)
-		if d.Running() {
-			p.Running = append(p.Running, v)
-		}
-	}
-	body, ok := s.execute(c, "timeline.html", &p)
-	if !ok {
-		return
-	}
-	if !shared {
-		c.Data(http.StatusOK, htmlType, body)
-		return
-	}
-	page := newTagged(htmlType, body)
-	s.rendered.put(key, page, gen, time.Now())
-	page.send(c)
-}
-
 func (s *Server) deployPage(c *gin.Context) {
+	filter, err := parseMetricFilter(c.Query("metrics"))
+	if err != nil {
+		s.pageError(c, err)
+		return
+	}
 	d, err := s.opts.Store.GetDeploy(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.pageError(c, err)
@@ -412,9 +389,10 @@ func (s *Server) deployPage(c *gin.Context) {
 		ch := s.chromeOf(c)
 		for i := range p.Analyses {
 			p.Analyses[i].Viewer, p.Analyses[i].SignInURL = ch.Viewer, ch.SignInURL
+			p.Analyses[i].filter = filter
 		}
 		if s.opts.Source != nil {
-			s.plotAnalyses(c.Request.Context(), p.Analyses)
+			s.plotAnalyses(c.Request.Context(), d, p.Analyses)
 		}
 	}
 	if s.opts.Alerts != nil {
@@ -460,6 +438,9 @@ func (s *Server) analysesOf(ctx context.Context, d gohere.Deploy) ([]analysisVie
 			return nil, err
 		}
 		v := analysisView{Analysis: full, NoStore: s.opts.Source == nil, Standing: describe(d, full)}
+		if cfg, err := judge.LoadConfig(strings.NewReader(full.Config)); err == nil {
+			v.config = &cfg // unreadable (e.g. from an older gohere): plain numbers, no unit
+		}
 		halted := full.Decision != nil && full.Decision.Kind == gohere.DecisionHalt
 		v.CanHalt = d.Running() && !halted
 		v.CanApprove = d.Running() && full.Decision == nil && !full.State.Active()

@@ -109,6 +109,17 @@ type Options struct {
 	// none.
 	DORA DORAStore
 
+	// Trains keeps the push trains: /api/v1/trains, the /train page and,
+	// with SlackSigningSecret, the slash command /hooks/slack/command; nil:
+	// none. TrainCarSize bounds a car (default DefaultCarSize); ChatHandles
+	// map chat member ids back to people; OnTrainChanged runs after a
+	// change has committed (it wakes the train worker).
+	Trains             TrainStore
+	TrainCarSize       int
+	SlackSigningSecret string
+	ChatHandles        notify.Handles
+	OnTrainChanged     func()
+
 	// ChatInbox, when set, takes webhook posts at /demo/chat/hook and shows
 	// them on /demo/chat: gohere demo's channel. Never in production: the
 	// hook takes posts from anyone.
@@ -147,6 +158,9 @@ func (o *Options) validate() error {
 	}
 	if o.OnAnalysisCreated == nil {
 		o.OnAnalysisCreated = func() {}
+	}
+	if o.OnTrainChanged == nil {
+		o.OnTrainChanged = func() {}
 	}
 	errs = append(errs, o.validateTemplates())
 	errs = append(errs, o.validateIdentity())
@@ -230,6 +244,17 @@ func New(opts Options) (*Server, error) {
 		alerts := e.Group("/hooks", basicAsBearer, s.authenticate, s.requireWrite)
 		alerts.POST("/alertmanager", s.alertHook("alertmanager", "4"))
 		alerts.POST("/grafana", s.alertHook("grafana", "1"))
+	}
+
+	if s.opts.Trains != nil {
+		api.GET("/trains", s.listTrains)
+		api.GET("/trains/:name", s.getTrain)
+		api.POST("/trains/:name/:action", s.trainAPI)
+		e.GET("/train", s.trainPageHandler)
+		e.POST("/train/:action", s.trainForm)
+		if s.opts.SlackSigningSecret != "" {
+			e.POST("/hooks/slack/command", s.slashCommand)
+		}
 	}
 
 	// Flagger's webhooks: confirm-promotion and confirm-rollout (gate) go

@@ -2,8 +2,11 @@ package server_test
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,6 +157,141 @@ func TestTimelineIsBounded(t *testing.T) {
 	}
 	if !strings.Contains(body, ">v129</a>") || strings.Contains(body, ">v29</a>") {
 		t.Error("the timeline does not show the newest 100 deploys")
+	}
+}
+
+// older is the timeline page's "older" link; "" without one.
+var older = regexp.MustCompile(`<a href="([^"]*)" rel="next">`)
+
+// versions are the versions of the timeline's rows, top to bottom.
+func versions(body string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`<td><a href="/deploys/[^"]*">([^<]*)</a></td>`).FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// TestTimelinePagesThroughTies: following the "older" links shows every
+// deploy once, newest first, also when many started at the same instant.
+func TestTimelinePagesThroughTies(t *testing.T) {
+	e := newEnv(t, nil)
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var want []gohere.Deploy
+	for i := range 10 {
+		started := at
+		if i >= 7 {
+			started = at.Add(time.Duration(i) * time.Minute) // three newer ones
+		}
+		d, _, err := e.db.CreateDeploy(t.Context(), gohere.Deploy{Service: "checkout", Env: "prod", Version: fmt.Sprintf("v%d", i),
+			Status: gohere.StatusSucceeded, StartedAt: started, FinishedAt: started.Add(time.Minute)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, d)
+	}
+	slices.SortFunc(want, func(a, b gohere.Deploy) int {
+		if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	var wantVersions []string
+	for _, d := range want {
+		wantVersions = append(wantVersions, d.Version)
+	}
+	var got []string
+	path := "/?limit=3"
+	for pages := 0; path != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("more than 5 pages of 3 for 10 deploys")
+		}
+		w := e.do(t, req{method: "GET", path: path})
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
+		}
+		body := w.Body.String()
+		got = append(got, versions(body)...)
+		path = ""
+		if m := older.FindStringSubmatch(body); m != nil {
+			path = html.UnescapeString(m[1])
+			if !strings.Contains(path, "limit=3") {
+				t.Errorf("older link %q drops the limit", path)
+			}
+		}
+	}
+	if !slices.Equal(got, wantVersions) {
+		t.Errorf("pages show %v, want %v", got, wantVersions)
+	}
+}
+
+// TestTimelineStatusFilter: ?status= shows the deploys of one status, the
+// links of the filter keep the other parameters, and bad values are a 400
+// page that says why.
+func TestTimelineStatusFilter(t *testing.T) {
+	e := newEnv(t, nil)
+	for i, st := range []string{"succeeded", "failed", "rolled_back", "failed"} {
+		d := e.create(t, fmt.Sprintf(`{"service":"checkout","env":"prod","version":"v%d"}`, i))
+		e.finish(t, d.ID, st)
+	}
+	body := e.do(t, req{method: "GET", path: "/?status=failed&service=checkout"}).Body.String()
+	if got := versions(body); !slices.Equal(got, []string{"v3", "v1"}) {
+		t.Errorf("status=failed shows %v, want v3 and v1", got)
+	}
+	for _, want := range []string{`<strong aria-current="page">failed</strong>`, `href="/?service=checkout&amp;status=rolled_back"`, `href="/?service=checkout">all</a>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("filtered timeline lacks %s", want)
+		}
+	}
+	for _, tc := range []struct{ query, reason string }{
+		{"status=bogus", `status &#34;bogus&#34;: want one of running, succeeded, failed, halted, rolled_back`},
+		{"status=failed&status=halted", "given 2 times"},
+		{"before=yesterday", "before &#34;yesterday&#34;: want the cursor"},
+		{"before=12.", "want the cursor"},
+		{"sort=age", `unknown query parameter &#34;sort&#34;`},
+	} {
+		w := e.do(t, req{method: "GET", path: "/?" + tc.query})
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), tc.reason) {
+			t.Errorf("GET /?%s: %d, want 400 saying %s; got %s", tc.query, w.Code, tc.reason, w.Body)
+		}
+	}
+}
+
+// TestTimelineDeployingNow: a deploy running for hours is shown under
+// "Deploying now" with its author, stage and score, however many deploys
+// came after it; the columns tell an analysis Fail from a manual rollback.
+func TestTimelineDeployingNow(t *testing.T) {
+	e, _ := newAnalysisEnv(t)
+	old, _, err := e.db.CreateDeploy(t.Context(), gohere.Deploy{Service: "search", Env: "prod", Version: "s9", Author: "zoe",
+		Stage: gohere.StageCanary, StartedAt: time.Now().Add(-3 * time.Hour)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedDeploys(t, e, 120)
+	failed, _ := judged(t, e, "f1", gohere.VerdictFail)
+	e.finish(t, failed.ID, "rolled_back")
+	manual := e.create(t, `{"service":"checkout","env":"prod","version":"m1"}`)
+	e.finish(t, manual.ID, "rolled_back")
+
+	body := e.do(t, req{method: "GET", path: "/"}).Body.String()
+	now, _, _ := strings.Cut(body, "<h2>Timeline</h2>")
+	if !strings.Contains(now, `/deploys/`+old.ID+`">search · prod · s9</a> by zoe · canary · running 3h0m`) ||
+		!strings.Contains(now, "no canary analysis") {
+		t.Errorf("Deploying now lacks the deploy of 3 hours ago with author, stage, age and score:\n%s", now)
+	}
+	rows := map[string]string{}
+	for _, row := range strings.Split(body, "<tr") {
+		for _, v := range []string{"f1", "m1"} {
+			if strings.Contains(row, `">`+v+`</a></td>`) {
+				rows[v] = row
+			}
+		}
+	}
+	if r := rows["f1"]; !strings.Contains(r, "status-rolled_back") || !strings.Contains(r, `<span class="verdict verdict-Fail">Fail</span>`) {
+		t.Errorf("the rollback after an analysis Fail does not show the verdict:\n%s", r)
+	}
+	if r := rows["m1"]; !strings.Contains(r, "status-rolled_back") || strings.Contains(r, `class="verdict `) || !strings.Contains(r, "no canary analysis") {
+		t.Errorf("the manual rollback shows a verdict or no rollback:\n%s", r)
 	}
 }
 

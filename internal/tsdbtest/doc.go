@@ -9,6 +9,7 @@
 //	pr := tsdbtest.StartPrometheus(t, samples)    // backfilled with promtool before start
 //	url := vm.URL()                               // e.g. http://127.0.0.1:38421
 //	vm.Stop(t); vm.Start(t)                       // an outage, same data and URL
+//	gw, ca := tsdbtest.Gateway(t, url, want, true) // HTTPS, 401 without the headers of want
 //
 // Data reaches VictoriaMetrics through /api/v1/import (JSON lines) and
 // Prometheus through TSDB backfill (`promtool tsdb create-blocks-from

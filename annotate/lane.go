@@ -1,0 +1,43 @@
+package annotate
+
+import (
+	"strings"
+
+	"github.com/gohere/gohere"
+)
+
+// ConfigPrefix starts the title of a change that only changes
+// configuration: `gohere deploy start --config-only` marks every change of
+// the deploy so.
+const ConfigPrefix = "CONFIG"
+
+// ConfigOnly reports whether every change of d is config-only (and it has
+// some).
+func ConfigOnly(d gohere.Deploy) bool {
+	if len(d.Changes) == 0 {
+		return false
+	}
+	for _, c := range d.Changes {
+		if !strings.HasPrefix(strings.TrimSpace(c.Title), ConfigPrefix) {
+			return false
+		}
+	}
+	return true
+}
+
+// FastLane reports whether d may ship outside the push train: only DARK
+// changes (code that does not run yet) or only configuration. Such a
+// deploy is ranked last when an alert is correlated.
+func FastLane(d gohere.Deploy) bool { return d.Dark() || ConfigOnly(d) }
+
+// laneTags tag a fast-lane deploy's annotation dark or config.
+func laneTags(d gohere.Deploy) []string {
+	var tags []string
+	if d.Dark() {
+		tags = append(tags, "dark")
+	}
+	if ConfigOnly(d) {
+		tags = append(tags, "config")
+	}
+	return tags
+}
