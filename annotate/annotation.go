@@ -52,7 +52,7 @@ func Tags(d gohere.Deploy) []string {
 	if d.Status != "" && !d.Running() {
 		tags = append(tags, "status:"+string(d.Status))
 	}
-	tags = append(tags, laneTags(d)...)
+	tags = append(tags, LaneTags(d)...)
 	if j := d.Judgement; j != nil {
 		if j.Over() && j.Verdict != "" {
 			tags = append(tags, "verdict:"+string(j.Verdict))

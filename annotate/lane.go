@@ -30,8 +30,9 @@ func ConfigOnly(d gohere.Deploy) bool {
 // deploy is ranked last when an alert is correlated.
 func FastLane(d gohere.Deploy) bool { return d.Dark() || ConfigOnly(d) }
 
-// laneTags tag a fast-lane deploy's annotation dark or config.
-func laneTags(d gohere.Deploy) []string {
+// LaneTags tag a fast-lane deploy dark or config, on its annotation and
+// its messages.
+func LaneTags(d gohere.Deploy) []string {
 	var tags []string
 	if d.Dark() {
 		tags = append(tags, "dark")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/annotate"
 )
 
 // genericEvent is the JSON of Generic. Structs, not maps: the key order is
@@ -16,6 +17,7 @@ type genericEvent struct {
 	Event    Kind             `json:"event"`
 	At       time.Time        `json:"at"`
 	Deploy   gohere.Deploy    `json:"deploy"`
+	Tags     []string         `json:"tags,omitempty"` // dark, config: the deploy's fast lane
 	Analysis *genericAnalysis `json:"analysis,omitempty"`
 	Decision *gohere.Decision `json:"decision,omitempty"`
 	Status   gohere.Status    `json:"status,omitempty"`
@@ -48,7 +50,7 @@ type genericLinks struct {
 }
 
 // Generic renders e as plain JSON for any other receiver:
-// {"id","event","at","deploy","analysis","decision","status","failing","links"},
+// {"id","event","at","deploy","tags","analysis","decision","status","failing","links"},
 // the parts an event does not have left out. Text is as stored, not
 // HTML-escaped: receivers escape for where they show it.
 func Generic(e Event) ([]byte, error) {
@@ -57,6 +59,7 @@ func Generic(e Event) ([]byte, error) {
 		Event:    e.Kind,
 		At:       e.At,
 		Deploy:   e.Deploy,
+		Tags:     annotate.LaneTags(e.Deploy),
 		Decision: e.Decision,
 		Status:   e.Status,
 		Alert:    e.Alert,

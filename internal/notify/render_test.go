@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -427,6 +428,34 @@ func TestMention(t *testing.T) {
 	} {
 		if got := h.Mention(name); got != want {
 			t.Errorf("Mention(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestFastLaneTags: a deploy of DARK changes only, or of config only, says
+// its lane in every message's subject and in the generic JSON's tags.
+func TestFastLaneTags(t *testing.T) {
+	for title, tag := range map[string]string{"DARK new checkout flow": "dark", "CONFIG raise pool size": "config", "fix rounding": ""} {
+		e := renderCases()[0].e
+		e.Deploy.Changes = []gohere.Change{{Commit: sha(1), Author: "alice", Title: title}}
+		msg, err := json.Marshal(Slack(e, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Generic(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g struct{ Tags []string }
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatal(err)
+		}
+		inSlack, inGeneric := bytes.Contains(msg, []byte(" ["+tag+"]")), slices.Equal(g.Tags, []string{tag})
+		if tag == "" {
+			inSlack, inGeneric = !bytes.Contains(msg, []byte("[dark]")) && !bytes.Contains(msg, []byte("[config]")), g.Tags == nil
+		}
+		if !inSlack || !inGeneric {
+			t.Errorf("%q: Slack tagged %v, generic tags %v; want %q", title, inSlack, g.Tags, tag)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/gohere/gohere"
+	"github.com/gohere/gohere/annotate"
 )
 
 // Chat limits, in characters. Slack refuses a message with a block past
@@ -314,8 +315,14 @@ func humanDuration(d time.Duration) string {
 }
 
 // subject names the deploy: "checkout/prod v1.4.2".
+// subject names the deploy, and its lane when it ships outside the push
+// train ("[dark]", "[config]").
 func subject(d gohere.Deploy) string {
-	return text(d.Service, nameRunes) + "/" + text(d.Env, nameRunes) + " " + text(d.Version, nameRunes)
+	s := text(d.Service, nameRunes) + "/" + text(d.Env, nameRunes) + " " + text(d.Version, nameRunes)
+	for _, tag := range annotate.LaneTags(d) {
+		s += " [" + tag + "]"
+	}
+	return s
 }
 
 // text makes user text inert in mrkdwn and short: at most n runes, and at

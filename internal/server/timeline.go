@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,6 +21,10 @@ type timelinePage struct {
 	Title   string
 	Filter  gohere.DeployFilter
 	Running []DeployView
+	// Trains are the push trains with people aboard (or stopped), of the
+	// filtered service when there is one.
+	Trains  []TrainView
+	Now     time.Time
 	Deploys []DeployView
 	// Statuses are the status filter's links, the first one "all".
 	Statuses []pageLink
@@ -88,6 +93,11 @@ func (s *Server) timelinePage(c *gin.Context) {
 	for _, d := range running {
 		p.Running = append(p.Running, s.view(d))
 	}
+	if p.Trains, err = s.boardedTrains(ctx, f.Service); err != nil {
+		s.pageError(c, err)
+		return
+	}
+	p.Now = time.Now()
 	if len(ds) > size {
 		ds = ds[:size]
 		last := ds[size-1]
@@ -206,3 +216,24 @@ func timelineURL(q url.Values, k, v string) string {
 	}
 	return "/?" + next.Encode()
 }
+
+// boardedTrains are the trains with a car or a stop to show, of service
+// alone unless it is "".
+func (s *Server) boardedTrains(ctx context.Context, service string) ([]TrainView, error) {
+	if s.opts.Trains == nil {
+		return nil, nil
+	}
+	ts, err := s.opts.Trains.ListTrains(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []TrainView
+	for _, t := range ts {
+		if (len(t.Cars) > 0 || t.Stopped) && (service == "" || t.Name == service) {
+			out = append(out, viewTrain(t))
+		}
+	}
+	return out, nil
+}
+
+func (p *timelinePage) Elapsed(t time.Time) string { return elapsed(p.Now, t) }

@@ -219,11 +219,14 @@ type trainPageTrain struct {
 }
 
 // Elapsed reads how long ago t was: "12m 5s".
-func (p *trainPage) Elapsed(t time.Time) string {
+func (p *trainPage) Elapsed(t time.Time) string { return elapsed(p.Now, t) }
+
+// elapsed is how long ago t was, to the second; "" for no time.
+func elapsed(now, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return p.Now.Sub(t).Round(time.Second).String()
+	return now.Sub(t).Round(time.Second).String()
 }
 
 func (s *Server) trainPageHandler(c *gin.Context) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -281,6 +282,19 @@ func TestTrainPage(t *testing.T) {
 	page = e.do(t, pageReq{method: "GET", path: "/train"}).Body.String()
 	if !strings.Contains(page, "Stopped by <strong>alice</strong>") || strings.Contains(page, "<script>x") || !strings.Contains(page, "&lt;script&gt;") {
 		t.Errorf("the stopped train's page, signed out:\n%s", page)
+	}
+	// The timeline's "Deploying now" shows the train too, of its service.
+	for path, want := range map[string]bool{"/": true, "/?service=checkout": true, "/?service=search": false} {
+		tl := e.do(t, pageReq{method: "GET", path: path}).Body.String()
+		line := regexp.MustCompile(`<ul class="trains-now">\s*<li>(.*)</li>`).FindStringSubmatch(tl)
+		if got := line != nil; got != want {
+			t.Errorf("timeline %s shows a train: %v, want %v", path, got, want)
+			continue
+		}
+		if want && (!strings.Contains(line[1], "checkout train") || !strings.Contains(line[1], "stopped by alice") ||
+			!strings.Contains(line[1], "car 1 boarding") || !strings.Contains(line[1], "led by alice (alice waiting)")) {
+			t.Errorf("timeline %s: the train reads %q", path, line[1])
+		}
 	}
 	cross := e.do(t, pageReq{method: "POST", path: "/train/start", form: url.Values{"train": {"checkout"}}, cookie: alice,
 		header: http.Header{"Sec-Fetch-Site": {"cross-site"}}})
