@@ -321,3 +321,29 @@ func TestPrepareKayenta(t *testing.T) {
 		t.Errorf("resolved latency queries (-want +got):\n%s", diff)
 	}
 }
+
+// FuzzWidenRanges: whatever the query, widening never panics, changes
+// nothing outside range selectors (strings and comments stay as written),
+// and a widened query widens again to itself.
+func FuzzWidenRanges(f *testing.F) {
+	for _, q := range []string{
+		`sum(increase(http_requests_total{code=~"5.."}[1m]))`,
+		`sum(increase(x{a="[1m]"}[5m])) # [2m] comment`,
+		"rate(x[1m:30s])", "x[", `x{a='\'[1m]'}[90s]`, "`raw [1m]`[1h30m]",
+	} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		wide, ok := widenRanges(q, 20*time.Minute)
+		if !ok {
+			if wide != q {
+				t.Fatalf("not widened but changed: %q → %q", q, wide)
+			}
+			return
+		}
+		again, ok := widenRanges(wide, 20*time.Minute)
+		if !ok || again != wide {
+			t.Fatalf("widening %q twice: %q then %q (%v)", q, wide, again, ok)
+		}
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/gohere/gohere"
 	"github.com/gohere/gohere/internal/prom"
 	"github.com/gohere/gohere/internal/tsdbtest"
@@ -125,4 +127,33 @@ func TestParseHeaders(t *testing.T) {
 			t.Errorf("ParseHeaders(%q) = %v, want Invalid without the value", bad, err)
 		}
 	}
+}
+
+// FuzzParseHeaders: any header line is accepted as a valid HTTP header or
+// refused with an error that does not repeat its value (which may be a key).
+func FuzzParseHeaders(f *testing.F) {
+	for _, l := range [][2]string{{"X-Scope-OrgID", "team-a"}, {"Authorization", "Bearer x"}, {"Host", "x"}, {"bad", ""}, {"", "v"}, {"X-A", "\r\nX-B: 1"}} {
+		f.Add(l[0], l[1])
+	}
+	const secret = "s3cr3t-value"
+	f.Fuzz(func(t *testing.T, name, value string) {
+		line := name + ":" + secret + value
+		h, err := prom.ParseHeaders([]string{line})
+		if err != nil {
+			if !strings.Contains(name, secret) && strings.Contains(err.Error(), secret) {
+				t.Fatalf("%q: the error repeats the value: %v", line, err)
+			}
+			return
+		}
+		for name, values := range h {
+			if !httpguts.ValidHeaderFieldName(name) {
+				t.Fatalf("%q: invalid name %q accepted", line, name)
+			}
+			for _, v := range values {
+				if !httpguts.ValidHeaderFieldValue(v) {
+					t.Fatalf("%q: invalid value %q accepted", line, v)
+				}
+			}
+		}
+	})
 }

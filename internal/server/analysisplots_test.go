@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"log/slog"
 	"maps"
@@ -218,4 +219,21 @@ func TestSplitLabelSet(t *testing.T) {
 			t.Errorf("splitLabelSet(%q) = %q, %v; want %q, %v", c.in, base, labels, c.base, c.labels)
 		}
 	}
+}
+
+// FuzzSplitLabelSet: any metric name splits without panicking, and a name
+// written as the runner writes label sets splits back into its parts.
+func FuzzSplitLabelSet(f *testing.F) {
+	f.Add("latency", "route", "/cart")
+	f.Add(`p99{a="b"}`, "code", `5"x,y=z}`)
+	f.Fuzz(func(t *testing.T, name, key, value string) {
+		server.SplitLabelSet(name)
+		if key == "" || strings.ContainsAny(key, `{}=,"`) || strings.ContainsAny(name, "{") {
+			return
+		}
+		base, labels := server.SplitLabelSet(fmt.Sprintf("%s{%s=%q}", name, key, value))
+		if base != name || len(labels) != 1 || labels[key] != value {
+			t.Fatalf("split %s{%s=%q} = %q, %v", name, key, value, base, labels)
+		}
+	})
 }
