@@ -3,6 +3,8 @@ package gohere
 import (
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // AlertStatus is whether an alert still fires.
@@ -68,14 +70,29 @@ type Correlation struct {
 const DarkPrefix = "DARK"
 
 // Dark reports whether every change of d is DARK (and it has some).
-func (d Deploy) Dark() bool {
+func (d Deploy) Dark() bool { return d.AllTitled(DarkPrefix) }
+
+// AllTitled reports whether d has changes and every one's title starts
+// with the word prefix.
+func (d Deploy) AllTitled(prefix string) bool {
 	if len(d.Changes) == 0 {
 		return false
 	}
 	for _, c := range d.Changes {
-		if !strings.HasPrefix(strings.TrimSpace(c.Title), DarkPrefix) {
+		if !Titled(c.Title, prefix) {
 			return false
 		}
 	}
 	return true
+}
+
+// Titled reports whether title starts with the word prefix: "DARK: new
+// flow" and "DARK new flow" do, "DARKMODE for all" does not.
+func Titled(title, prefix string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(title), prefix)
+	if !ok || rest == "" {
+		return ok
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
 }

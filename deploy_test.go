@@ -127,3 +127,19 @@ func TestDeployValidateText(t *testing.T) {
 		})
 	}
 }
+
+// TestTitled: a fast-lane prefix is a word of its own at the title's start.
+func TestTitled(t *testing.T) {
+	for title, want := range map[string]bool{
+		"DARK new checkout flow": true, "DARK: new flow": true, "  DARK": true, "[DARK] x": false,
+		"DARKMODE for all": false, "DARK_LAUNCH x": false, "DARK2 x": false, "dark x": false, "DARK-launch": true,
+	} {
+		if got := gohere.Titled(title, gohere.DarkPrefix); got != want {
+			t.Errorf("Titled(%q, DARK) = %v, want %v", title, got, want)
+		}
+	}
+	d := gohere.Deploy{Changes: []gohere.Change{{Title: "DARK a"}, {Title: "DARKMODE b"}}}
+	if d.Dark() || (gohere.Deploy{}).Dark() || !(gohere.Deploy{Changes: d.Changes[:1]}).Dark() {
+		t.Error("Dark: want every change DARK, and some change")
+	}
+}

@@ -1,10 +1,6 @@
 package annotate
 
-import (
-	"strings"
-
-	"github.com/gohere/gohere"
-)
+import "github.com/gohere/gohere"
 
 // ConfigPrefix starts the title of a change that only changes
 // configuration: `gohere deploy start --config-only` marks every change of
@@ -13,17 +9,7 @@ const ConfigPrefix = "CONFIG"
 
 // ConfigOnly reports whether every change of d is config-only (and it has
 // some).
-func ConfigOnly(d gohere.Deploy) bool {
-	if len(d.Changes) == 0 {
-		return false
-	}
-	for _, c := range d.Changes {
-		if !strings.HasPrefix(strings.TrimSpace(c.Title), ConfigPrefix) {
-			return false
-		}
-	}
-	return true
-}
+func ConfigOnly(d gohere.Deploy) bool { return d.AllTitled(ConfigPrefix) }
 
 // FastLane reports whether d may ship outside the push train: only DARK
 // changes (code that does not run yet) or only configuration. Such a

@@ -97,14 +97,8 @@ func (db *DB) ClaimNotifications(ctx context.Context, now time.Time, lease time.
 		return nil, gohere.Errorf(gohere.Invalid, "notifications claim: limit %d and lease %s must be positive", limit, lease)
 	}
 	// An earlier pending row, due or leased, holds back the deploy's later
-	// ones; on PostgreSQL, SKIP LOCKED lets concurrent claimers pass.
-	rows, err := db.write.QueryContext(ctx, `UPDATE notifications SET next_attempt_at = $1
-		WHERE id IN (SELECT n.id FROM notifications n
-			WHERE n.done_at IS NULL AND n.next_attempt_at <= $2
-				AND NOT EXISTS (SELECT 1 FROM notifications p WHERE p.deploy_id = n.deploy_id AND p.done_at IS NULL AND p.id < n.id)
-			ORDER BY n.id LIMIT $3`+db.d.lockRows+`)
-		RETURNING `+notificationCols,
-		toDB(now.Add(lease)), toDB(now), limit)
+	// ones.
+	rows, err := db.write.QueryContext(ctx, notificationQueue.claimSQL(db, notificationCols), toDB(now.Add(lease)), toDB(now), limit)
 	if err != nil {
 		return nil, dbError(err, "notifications: claim")
 	}
@@ -144,18 +138,16 @@ func scanNotification(s scanner, n *Notification, more ...any) error {
 	return nil
 }
 
+// notificationQueue is the notifications' queue: in order per deploy.
+var notificationQueue = queue{table: "notifications", group: "deploy_id", what: "notification"}
+
 // MarkNotified records that the notification reached destination (or was
 // given up on there), so that no retry sends it there again. destination
 // must be one word.
 func (db *DB) MarkNotified(ctx context.Context, id int64, destination string) (err error) {
 	ctx, span := db.start(ctx, "MarkNotified", attribute.Int64("gohere.notification_id", id))
 	defer func() { end(span, err) }()
-	if destination == "" || strings.ContainsAny(destination, " \t\r\n") {
-		return gohere.Errorf(gohere.Invalid, "notification %d: destination %q must be one word", id, destination)
-	}
-	res, err := db.write.ExecContext(ctx, "UPDATE notifications SET delivered = delivered || $1 WHERE id = $2",
-		destination+"\n", id)
-	return affectedOne(res, err, fmt.Sprintf("notification %d", id))
+	return notificationQueue.mark(ctx, db, id, destination)
 }
 
 // CompleteNotification marks the notification told everywhere: the
@@ -163,21 +155,14 @@ func (db *DB) MarkNotified(ctx context.Context, id int64, destination string) (e
 func (db *DB) CompleteNotification(ctx context.Context, id int64, now time.Time) (err error) {
 	ctx, span := db.start(ctx, "CompleteNotification", attribute.Int64("gohere.notification_id", id))
 	defer func() { end(span, err) }()
-	res, err := db.write.ExecContext(ctx, "UPDATE notifications SET done_at = $1, last_error = '' WHERE id = $2 AND done_at IS NULL",
-		toDB(now), id)
-	if err := affectedOne(res, err, fmt.Sprintf("notification %d", id)); gohere.KindOf(err) != gohere.NotFound {
-		return err
-	}
-	return nil // done already: another worker finished it after this one's lease ended
+	return notificationQueue.complete(ctx, db, id, now)
 }
 
 // RetryNotification records a failed attempt: the next one is due at next.
 func (db *DB) RetryNotification(ctx context.Context, id int64, next time.Time, lastErr string) (err error) {
 	ctx, span := db.start(ctx, "RetryNotification", attribute.Int64("gohere.notification_id", id))
 	defer func() { end(span, err) }()
-	res, err := db.write.ExecContext(ctx, `UPDATE notifications SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
-		WHERE id = $3 AND done_at IS NULL`, toDB(next), cleanText(lastErr, maxLastError), id)
-	return affectedOne(res, err, fmt.Sprintf("notification %d", id))
+	return notificationQueue.retry(ctx, db, id, next, lastErr)
 }
 
 // affectedOne turns an update's outcome into an error: NotFound when it
