@@ -347,7 +347,21 @@ func TestJudgeScoring(t *testing.T) {
 			name:  "an optional metric without data",
 			cfg:   Config{Metrics: []Metric{metric("a", "g"), metric("b", "g"), metric("c", "g", optional)}},
 			pairs: map[string][2][]float64{"a": {flat, flat}, "b": {flat, flat}, "c": {nil, flat}},
-			score: 100, verdict: gohere.VerdictPass, reason: "1 of 3 scored metrics have no usable data",
+			score: 100, verdict: gohere.VerdictPass, reason: "optional, without data (not scored): c",
+		},
+		{
+			// Not "at least half without data": an optional metric that
+			// vanished is not counted at all.
+			name:  "an optional metric without data beside one that passes",
+			cfg:   Config{Metrics: []Metric{metric("a", "g"), metric("b", "h", optional)}},
+			pairs: map[string][2][]float64{"a": {flat, flat}, "b": {nil, flat}},
+			score: 100, verdict: gohere.VerdictPass, reason: "optional, without data (not scored): b",
+		},
+		{
+			name:  "only optional metrics, without data",
+			cfg:   Config{Metrics: []Metric{metric("b", "h", optional)}},
+			pairs: map[string][2][]float64{"b": {nil, flat}},
+			score: 0, verdict: gohere.VerdictNoData, reason: "every scored metric is optional and has no data: nothing was judged",
 		},
 		{
 			name: "no data in a group and in a judged one",

@@ -21,18 +21,33 @@ func score(cfg Config, r *Report) {
 		optional[m.Name] = m.Optional
 	}
 	var missing []MetricResult // without data, neither critical nor optional
+	// required: groups with a metric that is not an optional one without
+	// data; a group of vanished optional metrics is not missed.
+	required := map[string]bool{}
+	var vanishedOptional []string
 	for _, m := range r.Metrics {
 		if m.Muted {
 			continue
 		}
-		total++
-		switch m.Label {
-		case LabelNoData, LabelError:
+		// An optional metric without data (not with bad data: LabelError)
+		// counts neither way: its series may legitimately be gone.
+		vanished := optional[m.Name] && m.Label == LabelNoData
+		if vanished {
+			vanishedOptional = append(vanishedOptional, m.Name)
+		} else {
+			total++
+			for _, g := range m.Groups {
+				required[g] = true
+			}
+		}
+		switch {
+		case vanished:
+		case m.Label == LabelNoData || m.Label == LabelError:
 			noData++
-			if !m.CriticalFailure && !optional[m.Name] {
+			if !m.CriticalFailure {
 				missing = append(missing, m)
 			}
-		case LabelNoDataFail:
+		case m.Label == LabelNoDataFail:
 			noDataFail++
 		}
 		if m.CriticalFailure {
@@ -100,8 +115,18 @@ func score(cfg Config, r *Report) {
 	r.Score = round2(sum)
 
 	vanished := unjudged(missing, noDataGroups)
+	var missedGroups []string
+	for _, g := range noDataGroups {
+		if required[g] {
+			missedGroups = append(missedGroups, g)
+		}
+	}
 	noDataText := fmt.Sprintf("%d of %d scored metrics have no usable data", noData+noDataFail, total)
 	switch {
+	case total == 0 && len(vanishedOptional) > 0:
+		r.Score, r.Verdict = 0, gohere.VerdictNoData
+		r.Reasons = append(r.Reasons, "every scored metric is optional and has no data: nothing was judged")
+		return
 	case total == 0:
 		r.Score, r.Verdict = 0, gohere.VerdictNoData
 		r.Reasons = append(r.Reasons, "every metric is muted: nothing was judged")
@@ -118,13 +143,13 @@ func score(cfg Config, r *Report) {
 	case 2*(noData+noDataFail) >= total:
 		r.Score, r.Verdict = 0, gohere.VerdictFail
 		r.Reasons = append(r.Reasons, noDataText+" (at least half): score 0")
-	case r.Score >= cfg.Thresholds.Pass && (len(noDataGroups) > 0 || len(vanished) > 0):
+	case r.Score >= cfg.Thresholds.Pass && (len(missedGroups) > 0 || len(vanished) > 0):
 		// Missing data never decides by itself, neither to fail nor to
 		// pass: a metric that vanished may be the one that would have
 		// failed, so a human looks, unless it is optional.
 		var why []string
-		if len(noDataGroups) > 0 {
-			why = append(why, fmt.Sprintf("group %s: no data", strings.Join(noDataGroups, ", ")))
+		if len(missedGroups) > 0 {
+			why = append(why, fmt.Sprintf("group %s: no data", strings.Join(missedGroups, ", ")))
 		}
 		r.Verdict = gohere.VerdictMarginal
 		r.Reasons = append(r.Reasons, fmt.Sprintf("score %.2f of the judged groups reaches pass %s, but %s",
@@ -145,6 +170,9 @@ func score(cfg Config, r *Report) {
 	}
 	if noData+noDataFail > 0 && 2*(noData+noDataFail) < total {
 		r.Reasons = append(r.Reasons, noDataText)
+	}
+	if len(vanishedOptional) > 0 {
+		r.Reasons = append(r.Reasons, "optional, without data (not scored): "+strings.Join(vanishedOptional, ", "))
 	}
 }
 

@@ -30,6 +30,16 @@ type SequentialEvidence struct {
 	Metrics []SequentialMetric `json:"metrics"`
 }
 
+// Rejected reports whether a scored metric's test has rejected by now.
+func (ev SequentialEvidence) Rejected() bool {
+	for _, m := range ev.Metrics {
+		if !m.Muted && m.RejectedAt > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // SequentialMetric is one metric's tests over the looks. The effect of a
 // value metric is its shift (canary minus baseline) relative to Scale, the
 // baseline median at the first look with enough data on both sides (so
@@ -415,7 +425,28 @@ func (s *seqMetric) point(p *SequentialPoint) {
 	p.CS = Bounds{Low: finite(lo), High: finite(hi)}
 	p.Reject = up != nil && up.Reject || down != nil && down.Reject
 	a := s.out.Allowed
-	p.Fits = !p.Reject && (a.High == nil || hi <= *a.High) && (a.Low == nil || lo >= *a.Low)
+	// lo > hi: the effect drifted between looks; such a sequence fits nowhere.
+	p.Fits = !p.Reject && lo <= hi && (a.High == nil || hi <= *a.High) && (a.Low == nil || lo >= *a.Low)
+}
+
+// rejectedLabel is the side the test rejected at look at: the metric's
+// direction, or for either the side its confidence sequence lay on (a rate
+// ratio's no-change is 1, a relative shift's 0).
+func (s *seqMetric) rejectedLabel(at int) Label {
+	switch s.m.Direction {
+	case Increase:
+		return LabelHigh
+	case Decrease:
+		return LabelLow
+	}
+	neutral := 0.0
+	if s.m.Rate() {
+		neutral = 1
+	}
+	if cs := s.out.Looks[at-1].CS; cs.High != nil && *cs.High < neutral {
+		return LabelLow
+	}
+	return LabelHigh
 }
 
 // classify labels a metric that evaluate left undecided (it had enough data
@@ -424,6 +455,12 @@ func (s *seqMetric) point(p *SequentialPoint) {
 // and confidence sequence for the decision.
 func (s *seqMetric) classify(e *eval, cfg Config) {
 	if s.broken != "" {
+		if at := s.out.RejectedAt; at > 0 {
+			// A regression found stays found: a look whose data broke
+			// later takes nothing back (the test is valid at any stop).
+			e.decide(s.rejectedLabel(at), s.m.Critical, "rejected at look %d; the sequential test stopped later, at %s", at, s.broken)
+			return
+		}
 		e.decide(LabelError, s.m.Critical, "the sequential test stopped at %s", s.broken)
 		return
 	}

@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,9 @@ metrics:
   - name: ghost_rate
     numerator: 'sum(increase(ghost_requests_total{version="{{.Version}}",code=~"5.."}[{{.Vars.window}}]))'
     denominator: 'sum(increase(ghost_requests_total{version="{{.Version}}"}[{{.Vars.window}}]))'
+  - name: typo_rate
+    numerator: 'sum(increase(http_requets_total{service="{{.Service}}",version="{{.Version}}"}[{{.Vars.window}}]))'
+    denominator: 'sum(increase(http_requests_total{service="{{.Service}}",version="{{.Version}}"}[{{.Vars.window}}]))'
 `
 
 // TestRateCounts: a rate metric's totals are the events of the window,
@@ -91,6 +95,12 @@ func TestRateCounts(t *testing.T) {
 			}
 			if g := byName["ghost_rate"]; g.Label != judge.LabelNoData || !strings.Contains(g.Reason, "no series for") {
 				t.Errorf("ghost_rate %s (%s), want NoData naming the query", g.Label, g.Reason)
+			}
+			// No numerator series on either side: counted as 0, but said.
+			if !slices.ContainsFunc(res.Report.Warnings, func(w string) bool {
+				return strings.HasPrefix(w, "metric typo_rate: the numerator") && strings.Contains(w, "no series on either side")
+			}) {
+				t.Errorf("typo_rate (%s): no warning that its numerator has no series on either side in %q", byName["typo_rate"].Label, res.Report.Warnings)
 			}
 			for _, q := range res.Queries {
 				if q.Metric == "error_rate" && (!q.Start.Equal(to) || !strings.Contains(q.Query, "[1200s]")) {

@@ -103,7 +103,7 @@ func (e *evaluator) evaluateSequential(ctx context.Context, cfg judge.Config, qs
 	canary, baseline := p.windows(seq)
 	// Sequential mode is concurrent: both sides share the canary window.
 	res, got, err := e.collect(ctx, qs, t, canary, baseline, func(ctx context.Context, got map[sideKey]*fetched) {
-		e.countPerStep(ctx, got, canary)
+		e.countPerLook(ctx, got, canary, p.interval)
 	})
 	if err != nil {
 		return res, err
@@ -129,27 +129,31 @@ func (e *evaluator) evaluateSequential(ctx context.Context, cfg judge.Config, qs
 	return res, nil
 }
 
-// countPerStep queries a rate metric's parts again as events per step: one
-// total over the whole window (how fetchAll counts a window's events) says
-// nothing about the looks inside it. Each range selector becomes the step,
-// so that the range query's points tile the window, (start, start+step],
-// (start+step, start+2·step], ..., and the points up to a look add up to
-// the events until then. It replaces the whole-window queries (one more
-// instant query per part and look). A part whose ranges cannot be
-// rewritten is kept: its points are added up as they are.
-func (e *evaluator) countPerStep(ctx context.Context, got map[sideKey]*fetched, w Window) {
+// countPerLook queries a rate metric's parts again as events per look:
+// one total over the whole window (how fetchAll counts a window's events)
+// says nothing about the looks inside it. Each range selector becomes the
+// look interval, so that the range query's points, one per look end, tile
+// the window: (start, start+interval], ..., and the points up to a look add
+// up to the events until then. Tiles as long as a look, not as the query
+// step, hold enough scrapes for Prometheus' increase() (which needs two
+// samples in its range; VictoriaMetrics also uses the one before). A last
+// look cut short by the lifetime is counted up to the previous look end.
+// It replaces the whole-window queries (one more query per part and look).
+// A part whose ranges cannot be rewritten is kept: its points are added up
+// as they are.
+func (e *evaluator) countPerLook(ctx context.Context, got map[sideKey]*fetched, w Window, interval time.Duration) {
 	sem := make(chan struct{}, e.parallel)
 	var wg sync.WaitGroup
 	for k, f := range got {
 		if f.rec.Part == "" || f.summed || f.err != nil {
 			continue
 		}
-		q, ok := widenRanges(f.rec.Query, f.step)
+		q, ok := widenRanges(f.rec.Query, interval)
 		if !ok {
 			continue
 		}
-		g := &fetched{step: f.step, rec: f.rec}
-		g.rec.Query, g.rec.Start = q, w.Start.Add(f.step)
+		g := &fetched{step: interval, rec: f.rec}
+		g.rec.Query, g.rec.Start, g.rec.Step = q, w.Start.Add(interval), interval.String()
 		got[k] = g
 		wg.Go(func() {
 			sem <- struct{}{}

@@ -43,6 +43,9 @@ type plan struct {
 	autoHalt                   judge.AutoHalt
 	marginal                   float64
 	earlyPass                  bool // sequential: a look whose tests fit every band ends the run
+	// holdEarlyFail: this look's Fail does not end the run early (a
+	// sequential look whose tests rejected nothing); set per look.
+	holdEarlyFail bool
 }
 
 // newPlan schedules cfg (loaded, so with defaults) between start and end.

@@ -15,6 +15,8 @@ func TestProgress(t *testing.T) {
 	promote.autoPromote = judge.PromoteOnPass
 	halt := p
 	halt.autoHalt = judge.HaltOnFail
+	held := halt
+	held.holdEarlyFail = true // a sequential look that rejected nothing
 	for _, tc := range []struct {
 		name    string
 		p       plan
@@ -38,6 +40,8 @@ func TestProgress(t *testing.T) {
 		{"on_fail halts a failing last interval", halt, 4, gohere.VerdictFail, 10, false, store.AnalysisHalted},
 		{"on_fail leaves a marginal last interval to a human", halt, 4, gohere.VerdictMarginal, 80, false, store.AnalysisAwaitingDecision},
 		{"on_fail leaves no data to a human", halt, 4, gohere.VerdictNoData, 0, false, store.AnalysisAwaitingDecision},
+		{"a sequential fail without a rejection goes on", held, 1, gohere.VerdictFail, 0, false, store.AnalysisRunning},
+		{"its last look still decides", held, 4, gohere.VerdictFail, 0, false, store.AnalysisHalted},
 		{"broken ends in error", p, 2, gohere.VerdictNoData, 0, true, store.AnalysisError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

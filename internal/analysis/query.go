@@ -218,12 +218,27 @@ type fetched struct {
 // of a range query counts each event window/step times (or misses some),
 // right only when the two are equal. ok is false when the query has no
 // range selector (a recording rule) or a subquery ([30m:1m]) or a range
-// that is not a plain duration: its points are added up as before.
+// that is not a plain duration, when it asks a per-second rate (rate,
+// irate: widened, they would average, not count) and when it pins its
+// evaluation time with @: its points are added up as before.
 func widenRanges(q string, window time.Duration) (string, bool) {
 	var b strings.Builder
 	widened := false
+	word := 0 // where the identifier ending at i began
 	for i := 0; i < len(q); i++ {
-		switch c := q[i]; c {
+		c := q[i]
+		if isIdent(c) {
+			if i == 0 || !isIdent(q[i-1]) {
+				word = i
+			}
+		} else if c == '(' || c == ' ' || c == '\t' || c == '\n' {
+			if f := strings.ToLower(q[word:i]); i > word && isIdent(q[i-1]) && (f == "rate" || f == "irate") && strings.HasPrefix(strings.TrimLeft(q[i:], " \t\n"), "(") {
+				return q, false
+			}
+		}
+		switch c {
+		case '@':
+			return q, false
 		case '"', '\'', '`':
 			end := stringEnd(q, i)
 			b.WriteString(q[i:end])
@@ -248,6 +263,10 @@ func widenRanges(q string, window time.Duration) (string, bool) {
 		}
 	}
 	return b.String(), widened
+}
+
+func isIdent(c byte) bool {
+	return c == '_' || c == ':' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // promDuration is PromQL's duration syntax: 1h30m, 90s, 500ms.
@@ -404,6 +423,13 @@ func assemble(cfg judge.Config, qs compiled, agg judge.Aggregate, got map[sideKe
 				in.warnings = append(in.warnings, fmt.Sprintf("metric %s: the %s %s has no plain range selector to widen to the window: its points are added up, which counts each event once only when its window equals the step %s",
 					mq.metric.Name, f.rec.Part, f.rec.Query, f.step))
 			}
+		}
+		if mq.metric.Rate() && len(sides[RoleBaseline][0].series) == 0 && len(sides[RoleCanary][0].series) == 0 &&
+			(len(sides[RoleBaseline][1].series) > 0 || len(sides[RoleCanary][1].series) > 0) {
+			// As an error counter that never fired would, and as a typo in
+			// its name would: say so, as 0 of N passes.
+			in.warnings = append(in.warnings, fmt.Sprintf("metric %s: the numerator %s returned no series on either side: counted as 0 events (a counter that appears with its first event); if this service does have such events, check the query",
+				mq.metric.Name, sides[RoleCanary][0].rec.Query))
 		}
 		var names []string
 		if agg == judge.AggregateNone {

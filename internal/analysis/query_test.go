@@ -279,6 +279,10 @@ func TestWidenRanges(t *testing.T) {
 		{`sum(errors:increase1m)`, `sum(errors:increase1m)`, false},                                 // a recording rule
 		{`sum_over_time(increase(x[1m])[30m:1m])`, `sum_over_time(increase(x[1m])[30m:1m])`, false}, // a subquery
 		{`increase(x[$__range])`, `increase(x[$__range])`, false},
+		{`sum(rate(x[1m]))`, `sum(rate(x[1m]))`, false}, // a per-second rate does not count
+		{`sum(irate (x[1m]))`, `sum(irate (x[1m]))`, false},
+		{`sum(increase(x[5m] @ start()))`, `sum(increase(x[5m] @ start()))`, false}, // pinned in time
+		{`sum(increase(rate_limited_total{op="rate("}[1m]))`, `sum(increase(rate_limited_total{op="rate("}[1800s]))`, true},
 	} {
 		got, ok := widenRanges(c.query, 30*time.Minute)
 		if got != c.want || ok != c.ok {

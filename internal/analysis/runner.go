@@ -242,6 +242,12 @@ func (r *Runner) advance(ctx context.Context, a store.Analysis) error {
 		iv.Error = fmt.Sprintf("the judge's report cannot be stored: %v", err)
 	}
 	span.SetAttributes(attribute.String("gohere.verdict", string(iv.Verdict)), attribute.Float64("gohere.score", iv.Score))
+	if res.Sequential != nil && !res.Sequential.Rejected() {
+		// Only a test's rejection stops a sequential run early: a look
+		// failing for want of data (the first looks are short of it by
+		// design) waits for the next one.
+		p.holdEarlyFail = true
+	}
 	if p.earlyPass && res.Sequential != nil && res.Sequential.Fits && iv.Verdict == gohere.VerdictPass && seq < p.n {
 		// Every confidence sequence lies inside its band: the run ends
 		// here as if this were its last look.
@@ -318,7 +324,7 @@ func (r *Runner) record(ctx context.Context, log *slog.Logger, a store.Analysis,
 // always wait for a human.
 func progress(p plan, iv store.Interval, broken bool) store.Progress {
 	last := iv.Seq >= p.n
-	early := iv.Verdict == gohere.VerdictFail || iv.Verdict == gohere.VerdictMarginal && iv.Score <= p.marginal
+	early := (iv.Verdict == gohere.VerdictFail || iv.Verdict == gohere.VerdictMarginal && iv.Score <= p.marginal) && !p.holdEarlyFail
 	auto := func(kind gohere.DecisionKind, reason string) *gohere.Decision {
 		return &gohere.Decision{Kind: kind, Actor: "gohere", Source: gohere.SourceAuto, DecidedAt: iv.JudgedAt, Reason: reason}
 	}
