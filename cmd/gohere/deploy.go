@@ -17,6 +17,7 @@ import (
 	"github.com/gohere/gohere"
 	"github.com/gohere/gohere/annotate"
 	"github.com/gohere/gohere/internal/client"
+	"github.com/gohere/gohere/internal/train"
 )
 
 // clientFlags are shared by every command that talks to a server.
@@ -116,14 +117,19 @@ func newDeployStartCmd() *cobra.Command {
 				return err
 			}
 			ctx := ciTraceContext(cmd.Context())
-			if trainName != "" && len(req.Changes) == 0 {
-				// The car's deploy ships what its members said in with,
-				// each change by its author: a bundle.
+			if trainName != "" {
+				// The train is asked first: one that would refuse the deploy
+				// gets none recorded.
 				t, err := c.Train(ctx, trainName)
 				if err != nil {
 					return fmt.Errorf("train %s: %w", trainName, err)
 				}
-				if len(t.Cars) > 0 {
+				if err := trainWantsDeploy(t); err != nil {
+					return err
+				}
+				if len(req.Changes) == 0 {
+					// The car's deploy ships what its members said in with,
+					// each change by its author: a bundle.
 					req.Changes = t.Cars[0].Changes
 				}
 			}
@@ -136,8 +142,8 @@ func newDeployStartCmd() *cobra.Command {
 			}
 			warnOtherCanaries(ctx, cmd.ErrOrStderr(), c, d)
 			if trainName != "" {
-				// The deploy is recorded either way: a train that refuses it
-				// (stopped, not all in) fails the command, not the record.
+				// The train wanted a deploy a moment ago; one that refuses it
+				// now (stopped meanwhile) fails the command, not the record.
 				if _, err := c.TrainAction(ctx, trainName, "deploy", client.TrainRequest{DeployID: d.ID}); err != nil {
 					return fmt.Errorf("deploy %s: train %s: %w", d.ID, trainName, err)
 				}
@@ -281,6 +287,25 @@ func warnOtherCanaries(ctx context.Context, w io.Writer, c *client.Client, d cli
 				d.Service, d.Env, o.ID, o.Version, o.StartedAt.UTC().Format(time.RFC3339))
 		}
 	}
+}
+
+// trainWantsDeploy says why the train's head car takes no deploy now, or
+// nil when it does: the train runs and its head car is on staging (all in)
+// or prod (all verified) with no deploy yet.
+func trainWantsDeploy(t client.Train) error {
+	switch {
+	case t.Stopped:
+		return gohere.Errorf(gohere.Conflict, "train %s was stopped by %s: %s; no deploy recorded: a human starts it first", t.Train, t.StoppedBy, t.Reason)
+	case len(t.Cars) == 0:
+		return gohere.Errorf(gohere.Conflict, "train %s is empty: there is no car to deploy; no deploy recorded", t.Train)
+	}
+	switch car := t.Cars[0]; {
+	case car.State != string(train.Staging) && car.State != string(train.Prod):
+		return gohere.Errorf(gohere.Conflict, "car %d of train %s is %s: it deploys once all are in (staging) or verified (prod); no deploy recorded", car.ID, t.Train, car.State)
+	case car.DeployID != "":
+		return gohere.Errorf(gohere.Conflict, "car %d of train %s deploys already: deploy %s; no deploy recorded", car.ID, t.Train, car.DeployID)
+	}
+	return nil
 }
 
 // markConfigOnly titles every change of a config-only deploy with

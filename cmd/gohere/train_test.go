@@ -21,6 +21,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gohere/gohere"
 	"github.com/gohere/gohere/internal/browsertest"
 	"github.com/gohere/gohere/internal/chattest"
 	"github.com/gohere/gohere/internal/client"
@@ -343,4 +344,52 @@ func trainMessages(chat *chattest.Server) []string {
 		}
 	}
 	return out
+}
+
+// TestTrainDeployAsksTheTrainFirst: `deploy start --train` records no
+// deploy when the train would refuse it (its head car not all in, or the
+// train stopped): exit 3 and one line why.
+func TestTrainDeployAsksTheTrainFirst(t *testing.T) {
+	chat := chattest.New(t)
+	p := startTrainServe(t, freeAddr(t), filepath.Join(t.TempDir(), "gohere.db"), chat.URL)
+	cli := func(secret string, args ...string) (int, string, string) {
+		t.Helper()
+		return gohereCLI(t, append(args, "--server", p.url, "--token", secret)...)
+	}
+	must := func(who string, args ...string) {
+		t.Helper()
+		if code, out, errOut := cli(trainSecret(who), args...); code != 0 {
+			t.Fatalf("%s %v: exit %d\n%s%s", who, args, code, out, errOut)
+		}
+	}
+	deploys := func() int {
+		t.Helper()
+		ds, err := mustClient(t, p.url).ListDeploys(t.Context(), gohere.DeployFilter{Service: "checkout"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ds)
+	}
+	start := []string{"deploy", "start", "--service", "checkout", "--env", "staging", "--version", "v2", "--stage", "full", "--train", "checkout"}
+	refused := func(why string) {
+		t.Helper()
+		code, out, errOut := cli(testCISecret, start...)
+		if code != exitError || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, why) {
+			t.Errorf("deploy start --train: exit %d, stdout %q, stderr %q; want 3 and one line saying %q", code, out, errOut, why)
+		}
+		if n := deploys(); n != 0 {
+			t.Errorf("%d deploys recorded by a refused --train start, want none", n)
+		}
+	}
+	must("alice", "train", "join", "--service", "checkout")
+	must("bob", "train", "join", "--service", "checkout")
+	must("alice", "train", "in", "--service", "checkout")
+	refused("is pushing")
+	must("bob", "train", "in", "--service", "checkout")
+	must("bob", "train", "stop", "--service", "checkout", "--reason", "db is down")
+	refused("stopped by bob")
+	must("ivan", "train", "start", "--service", "checkout")
+	if code, out, errOut := cli(testCISecret, start...); code != 0 || deploys() != 1 {
+		t.Fatalf("deploy start --train once the car is all in: exit %d\n%s%s", code, out, errOut)
+	}
 }

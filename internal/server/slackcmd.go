@@ -58,7 +58,9 @@ func verifySlack(secret, timestamp, signature string, body []byte, now time.Time
 //	join TRAIN | in [TRAIN] | verified [TRAIN] | leave [TRAIN]
 //	remove MEMBER [TRAIN] | stop [TRAIN:] REASON | start [TRAIN] | status [TRAIN] | help
 //
-// A train left out is the one the caller is aboard.
+// A train left out is the one the caller is aboard. A stop's "TRAIN:"
+// prefix names a train only if someone is aboard it (see runSlash):
+// "stop NOTE: db is down" is a reason.
 type SlashCommand struct {
 	Action string
 	Train  string
@@ -169,6 +171,18 @@ func (s *Server) runSlash(c *gin.Context, form url.Values) string {
 	}
 	if cmd.Action == "help" {
 		return notify.Escape("/gohere join TRAIN, then in when your code is pushed and verified once it is checked on staging; leave, remove MEMBER (leaders), stop [TRAIN:] REASON, start [TRAIN] (humans), status [TRAIN].")
+	}
+	if cmd.Action == TrainStop && cmd.Train != "" {
+		// "stop NOTE: db is down": a word with a colon names the train only
+		// when that train has people aboard; else it is part of the reason,
+		// and the train is the caller's.
+		t, err := s.opts.Trains.Train(ctx, cmd.Train)
+		if err != nil {
+			return notify.Escape(s.publicMessage(c, err, statusOf(err)))
+		}
+		if len(t.People()) == 0 {
+			cmd.Train, cmd.Arg = "", cmd.Train+": "+cmd.Arg
+		}
 	}
 	if cmd.Train == "" && cmd.Action != "status" {
 		if cmd.Train, err = s.trainOf(c, name); err != nil {

@@ -302,3 +302,60 @@ func TestTrainPage(t *testing.T) {
 		t.Errorf("a cross-site start: %d, want 403", cross.Code)
 	}
 }
+
+// TestTrainDeployChecked: the deploy a ci token ties to the head car must
+// be a recorded, running one of the car's stage.
+func TestTrainDeployChecked(t *testing.T) {
+	h := trainEnv(t)
+	for _, a := range []string{"join", "in"} { // alice alone: staging
+		if code, out := trainCall(t, h, humanSecret, http.MethodPost, "/api/v1/trains/checkout/"+a, ""); code != http.StatusOK {
+			t.Fatalf("%s: %d %v", a, code, out)
+		}
+	}
+	code, out := trainCall(t, h, ciSecret, http.MethodPost, "/api/v1/trains/checkout/deploy", `{"deploy_id":"no-such-deploy"}`)
+	if msg, _ := out["error"].(string); code != http.StatusBadRequest || !strings.Contains(msg, "not recorded") {
+		t.Fatalf("an unknown deploy: %d %v, want 400 and why", code, out)
+	}
+	code, out = trainCall(t, h, ciSecret, http.MethodPost, "/api/v1/deploys", `{"service":"checkout","env":"staging","version":"v2","stage":"full"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("start deploy: %d %v", code, out)
+	}
+	id := out["id"].(string)
+	if code, out := trainCall(t, h, ciSecret, http.MethodPost, "/api/v1/trains/checkout/deploy", `{"deploy_id":"`+id+`"}`); code != http.StatusOK {
+		t.Fatalf("the car's deploy: %d %v", code, out)
+	}
+}
+
+// TestSlashStopNote: "stop NOTE: db is down" stops the caller's train with
+// all of it as the reason, and makes no train NOTE; a stop of a train
+// nobody is on is refused.
+func TestSlashStopNote(t *testing.T) {
+	h := trainEnv(t)
+	now := time.Now()
+	for _, s := range []struct{ user, text, want string }{
+		{"dave", "join checkout", "dave joined car 1"},
+		{"mallory", "stop NOTE: db is down", "mallory is in no train"},
+		{"dave", "stop NOTE: db is down", "*stopped* by dave"},
+	} {
+		w := slash(t, h, s.user, s.text, now, slackSecret)
+		var out struct{ Text string }
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || w.Code != http.StatusOK || !strings.Contains(out.Text, s.want) {
+			t.Fatalf("%s %q: %d %s, want %q", s.user, s.text, w.Code, w.Body, s.want)
+		}
+	}
+	code, out := trainCall(t, h, humanSecret, http.MethodGet, "/api/v1/trains", "")
+	if code != http.StatusOK {
+		t.Fatalf("list: %d %v", code, out)
+	}
+	trains := out["trains"].([]any)
+	if len(trains) != 1 {
+		t.Fatalf("trains %v, want checkout only", trains)
+	}
+	if tr := trains[0].(map[string]any); tr["train"] != "checkout" || tr["stopped"] != true || tr["reason"] != "NOTE: db is down" {
+		t.Errorf("train %v, want checkout stopped for %q", tr, "NOTE: db is down")
+	}
+	code, out = trainCall(t, h, humanSecret, http.MethodPost, "/api/v1/trains/empty/stop", `{"reason":"x"}`)
+	if msg, _ := out["error"].(string); code != http.StatusBadRequest || !strings.Contains(msg, "nobody aboard") {
+		t.Errorf("stop of a train nobody is on: %d %v, want 400 and why", code, out)
+	}
+}

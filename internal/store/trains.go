@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -49,8 +50,20 @@ func (db *DB) ActOnTrain(ctx context.Context, name string, now time.Time, act Tr
 		if ev, err = act(&l.t); err != nil {
 			return err
 		}
+		if ev.Kind == train.EventDeploying {
+			if err := checkCarDeploy(ctx, tx, &l.t, ev.DeployID); err != nil {
+				return err // rolled back: the car has no deploy
+			}
+		}
 		if err := db.changed(ctx, tx, l, ev); err != nil {
 			return err
+		}
+		if ev.Kind == train.EventStarted {
+			// A deploy that finished while the train was stopped moves the
+			// car now.
+			if err := db.settleDeploy(ctx, tx, l, now); err != nil {
+				return err
+			}
 		}
 		t = l.t
 		return db.saveTrain(ctx, tx, l, now)
@@ -115,6 +128,34 @@ func (db *DB) settleDeploy(ctx context.Context, tx *sql.Tx, l *lockedTrain, now 
 	return nil
 }
 
+// checkCarDeploy refuses to tie a deploy to the head car unless it is
+// recorded, still running and started once the car entered its stage: an
+// unknown id would stop the train at the next sweep, and an old deploy
+// that finished would move the car with no deploy of its own.
+func checkCarDeploy(ctx context.Context, tx *sql.Tx, t *train.Train, id string) error {
+	car, ok := t.Head()
+	if !ok {
+		return gohere.Errorf(gohere.Conflict, "train %s is empty: there is no car to deploy", t.Name)
+	}
+	var (
+		status  string
+		started int64
+	)
+	err := tx.QueryRowContext(ctx, "SELECT status, started_at FROM deploys WHERE id = $1", id).Scan(&status, &started)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return gohere.Errorf(gohere.Invalid, "train %s: deploy %s is not recorded: start it first (gohere deploy start --train %s)", t.Name, id, t.Name)
+	case err != nil:
+		return dbError(err, "train "+t.Name+": read deploy "+id)
+	case gohere.Status(status) != gohere.StatusRunning:
+		return gohere.Errorf(gohere.Conflict, "train %s: deploy %s is %s: car %d deploys with a running deploy", t.Name, id, status, car.ID)
+	case started < toDB(car.Since):
+		return gohere.Errorf(gohere.Conflict, "train %s: deploy %s started at %s, before car %d went %s at %s: it is not the car's deploy",
+			t.Name, id, fromDB(started).UTC().Format(time.RFC3339), car.ID, car.State, car.Since.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // changed counts a change of the train and queues its message.
 func (db *DB) changed(ctx context.Context, tx *sql.Tx, l *lockedTrain, ev train.Event) error {
 	l.changes++
@@ -154,7 +195,7 @@ func (db *DB) Train(ctx context.Context, name string) (_ train.Train, err error)
 	}
 	ctx, span := db.start(ctx, "Train", attribute.String("gohere.train", name))
 	defer func() { end(span, err) }()
-	ts, err := db.readTrains(ctx, "WHERE name = $1", name)
+	ts, err := db.readTrains(ctx, false, "WHERE name = $1", name)
 	if err != nil || len(ts) == 0 {
 		t, _ := train.New(name)
 		return t, err
@@ -167,25 +208,32 @@ func (db *DB) Train(ctx context.Context, name string) (_ train.Train, err error)
 func (db *DB) ListTrains(ctx context.Context) (_ []train.Train, err error) {
 	ctx, span := db.start(ctx, "ListTrains")
 	defer func() { end(span, err) }()
-	ts, err := db.readTrains(ctx, "")
+	ts, err := db.readTrains(ctx, true, "")
 	return slices.DeleteFunc(ts, func(t train.Train) bool { return len(t.Cars) == 0 && !t.Stopped }), err
 }
 
-func (db *DB) readTrains(ctx context.Context, where string, args ...any) ([]train.Train, error) {
-	rows, err := db.read.QueryContext(ctx, "SELECT state FROM trains "+where+" ORDER BY name", args...)
+// readTrains reads the trains where says. With skipBad, a row whose state
+// does not read is logged and left out, so that one bad train does not
+// take the page and the sweep of every other down; else it is an error.
+func (db *DB) readTrains(ctx context.Context, skipBad bool, where string, args ...any) ([]train.Train, error) {
+	rows, err := db.read.QueryContext(ctx, "SELECT name, state FROM trains "+where+" ORDER BY name", args...)
 	if err != nil {
 		return nil, dbError(err, "trains: read")
 	}
 	defer rows.Close()
 	ts := []train.Train{}
 	for rows.Next() {
-		var raw string
-		if err := rows.Scan(&raw); err != nil {
+		var name, raw string
+		if err := rows.Scan(&name, &raw); err != nil {
 			return nil, dbError(err, "trains: read")
 		}
 		var t train.Train
 		if err := json.Unmarshal([]byte(raw), &t); err != nil {
-			return nil, gohere.Errorf(gohere.Internal, "trains: state: %w", err)
+			if skipBad {
+				slog.ErrorContext(ctx, "train state does not read: left out", "train", name, "err", err)
+				continue
+			}
+			return nil, gohere.Errorf(gohere.Internal, "train %s: state: %w", name, err)
 		}
 		ts = append(ts, t)
 	}
@@ -199,7 +247,9 @@ func (db *DB) readTrains(ctx context.Context, where string, args ...any) ([]trai
 // on, and members of a head car who have not answered for idle are moved
 // to the next car, each change with its message. It returns how many
 // changes it made. Each train is one transaction under its lock, so
-// replicas sweeping at once change each thing once.
+// replicas sweeping at once change each thing once. A train that fails is
+// logged and the sweep goes on with the others; the error returned is the
+// first such failure.
 func (db *DB) SweepTrains(ctx context.Context, now time.Time, idle time.Duration, carSize int) (_ int, err error) {
 	ctx, span := db.start(ctx, "SweepTrains")
 	defer func() { end(span, err) }()
@@ -208,10 +258,12 @@ func (db *DB) SweepTrains(ctx context.Context, now time.Time, idle time.Duration
 		return 0, err
 	}
 	total := 0
+	var first error
 	for _, t := range ts {
 		if !t.Due(now, idle) {
 			continue // read without a lock: nothing to change, no write
 		}
+		n := 0
 		err := db.inTx(ctx, "train "+t.Name+": sweep", func(tx *sql.Tx) error {
 			l, err := db.lockTrain(ctx, tx, t.Name, now)
 			if err != nil {
@@ -229,15 +281,20 @@ func (db *DB) SweepTrains(ctx context.Context, now time.Time, idle time.Duration
 					return err
 				}
 			}
-			total += int(l.changes)
+			n = int(l.changes)
 			return db.saveTrain(ctx, tx, l, now)
 		})
-		if err != nil {
-			return total, err
+		if err == nil {
+			total += n // once committed
+		} else {
+			slog.ErrorContext(ctx, "train sweep failed: going on with the others", "train", t.Name, "err", err)
+			if first == nil {
+				first = err
+			}
 		}
 	}
 	span.SetAttributes(attribute.Int("gohere.count", total))
-	return total, nil
+	return total, first
 }
 
 // TrainMessage is one change of a train waiting to be told. Messages of
@@ -260,12 +317,7 @@ func (db *DB) ClaimTrainMessages(ctx context.Context, now time.Time, lease time.
 	if limit <= 0 || lease <= 0 {
 		return nil, gohere.Errorf(gohere.Invalid, "train messages claim: limit %d and lease %s must be positive", limit, lease)
 	}
-	rows, err := db.write.QueryContext(ctx, `UPDATE train_messages SET next_attempt_at = $1
-		WHERE id IN (SELECT m.id FROM train_messages m
-			WHERE m.done_at IS NULL AND m.next_attempt_at <= $2
-				AND NOT EXISTS (SELECT 1 FROM train_messages p WHERE p.train = m.train AND p.done_at IS NULL AND p.id < m.id)
-			ORDER BY m.id LIMIT $3`+db.d.lockRows+`)
-		RETURNING id, train, event, attempts, delivered, happened_at`,
+	rows, err := db.write.QueryContext(ctx, trainMessageQueue.claimSQL(db, "id, train, event, attempts, delivered, happened_at"),
 		toDB(now.Add(lease)), toDB(now), limit)
 	if err != nil {
 		return nil, dbError(err, "train messages: claim")
@@ -294,56 +346,22 @@ func (db *DB) ClaimTrainMessages(ctx context.Context, now time.Time, lease time.
 	return ms, nil
 }
 
+// trainMessageQueue is the train messages' queue: in order per train.
+var trainMessageQueue = queue{table: "train_messages", group: "train", what: "train message"}
+
 // MarkTrainMessage records that the message reached destination (one
 // word), or was given up on there.
 func (db *DB) MarkTrainMessage(ctx context.Context, id int64, destination string) error {
-	if destination == "" || strings.ContainsAny(destination, " \t\r\n") {
-		return gohere.Errorf(gohere.Invalid, "train message %d: destination %q must be one word", id, destination)
-	}
-	res, err := db.write.ExecContext(ctx, "UPDATE train_messages SET delivered = delivered || $1 WHERE id = $2", destination+"\n", id)
-	return affectedOne(res, err, fmt.Sprintf("train message %d", id))
+	return trainMessageQueue.mark(ctx, db, id, destination)
 }
 
 // CompleteTrainMessage marks the message told everywhere: the train's next
 // one may go.
 func (db *DB) CompleteTrainMessage(ctx context.Context, id int64, now time.Time) error {
-	_, err := db.write.ExecContext(ctx, "UPDATE train_messages SET done_at = $1, last_error = '' WHERE id = $2 AND done_at IS NULL", toDB(now), id)
-	return orDBError(err, fmt.Sprintf("train message %d", id))
+	return trainMessageQueue.complete(ctx, db, id, now)
 }
 
 // RetryTrainMessage records a failed attempt: the next one is due at next.
 func (db *DB) RetryTrainMessage(ctx context.Context, id int64, next time.Time, lastErr string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE train_messages SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
-		WHERE id = $3 AND done_at IS NULL`, toDB(next), cleanText(lastErr, maxLastError), id)
-	return orDBError(err, fmt.Sprintf("train message %d", id))
-}
-
-// orDBError is dbError, or nil without an error.
-func orDBError(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	return dbError(err, what)
-}
-
-// TrainMessages returns the train's messages, oldest first, done or not.
-func (db *DB) TrainMessages(ctx context.Context, name string) ([]train.Event, error) {
-	rows, err := db.read.QueryContext(ctx, "SELECT event FROM train_messages WHERE train = $1 ORDER BY id", name)
-	if err != nil {
-		return nil, dbError(err, "train "+name+": messages")
-	}
-	defer rows.Close()
-	var out []train.Event
-	for rows.Next() {
-		var raw string
-		var ev train.Event
-		if err := rows.Scan(&raw); err != nil {
-			return nil, dbError(err, "train "+name+": messages")
-		}
-		if err := json.Unmarshal([]byte(raw), &ev); err != nil {
-			return nil, gohere.Errorf(gohere.Internal, "train %s: message: %w", name, err)
-		}
-		out = append(out, ev)
-	}
-	return out, orDBError(rows.Err(), "train "+name+": messages")
+	return trainMessageQueue.retry(ctx, db, id, next, lastErr)
 }

@@ -48,7 +48,10 @@ type Member struct {
 
 // Car is a few people who deploy together.
 type Car struct {
-	ID      int       `json:"id"` // 1, 2, … in joining order, never reused in a train
+	// ID is 1, 2, … as cars are made, never reused in a train. It is
+	// not the queue order: an idle member's new car is put right behind
+	// the head car, ahead of older ones.
+	ID      int       `json:"id"`
 	State   CarState  `json:"state"`
 	Since   time.Time `json:"since"` // when it entered State
 	Members []Member  `json:"members"`
@@ -117,18 +120,6 @@ func (t *Train) Find(name string) (car, member int, ok bool) {
 		}
 	}
 	return 0, 0, false
-}
-
-// Changes are the head car's members' changes, in member order: what its
-// deploy ships.
-func (t *Train) Changes() []gohere.Change {
-	var out []gohere.Change
-	if h, ok := t.Head(); ok {
-		for _, m := range h.Members {
-			out = append(out, m.Changes...)
-		}
-	}
-	return out
 }
 
 // People is everyone aboard, head car first.
@@ -344,11 +335,14 @@ func (t *Train) takeOff(kind EventKind, actor, member string, ci, mi int, now ti
 }
 
 // Stop stops the train: any member, or any human, may; a reason is
-// required. Nothing moves until a human starts it again.
+// required, and someone must be aboard. Nothing moves until a human starts
+// it again.
 func (t *Train) Stop(who Actor, reason string, now time.Time) (Event, error) {
 	reason = strings.TrimSpace(reason)
 	_, _, member := t.Find(who.Name)
 	switch {
+	case len(t.People()) == 0:
+		return Event{}, gohere.Errorf(gohere.Invalid, "train %s has nobody aboard: there is nothing to stop", t.Name)
 	case !who.Human && !member:
 		return Event{}, gohere.Errorf(gohere.Forbidden, "%s may not stop train %s: a member or a human may", who.Name, t.Name)
 	case reason == "":
@@ -418,11 +412,15 @@ func (t *Train) Deploying(who Actor, deployID string, now time.Time) (Event, err
 
 // Deployed applies the finish of the head car's deploy: a success moves
 // the car from staging to verifying, or from prod to done (the next car
-// leads); anything else stops the train. ok is false when the deploy is
-// not the head car's: nothing changed.
+// leads); anything else stops the train. ok is false when nothing changed:
+// the deploy is not the head car's, or it succeeded while the train is
+// stopped (the car keeps it and moves once a human starts the train). A
+// failure of a stopped train lets the car go of its deploy and keeps who
+// stopped it first, and why.
 func (t *Train) Deployed(deployID string, status gohere.Status, now time.Time) (_ Event, ok bool) {
 	car, ok := t.Head()
-	if !ok || deployID == "" || car.DeployID != deployID || status == gohere.StatusRunning {
+	if !ok || deployID == "" || car.DeployID != deployID || status == gohere.StatusRunning ||
+		(t.Stopped && status == gohere.StatusSucceeded) {
 		return Event{}, false
 	}
 	car.DeployID = ""
@@ -430,7 +428,9 @@ func (t *Train) Deployed(deployID string, status gohere.Status, now time.Time) (
 	var e Event
 	switch {
 	case status != gohere.StatusSucceeded:
-		t.stop("gohere", "deploy "+deployID+" of car "+strconv.Itoa(id)+" finished "+string(status), now)
+		if !t.Stopped {
+			t.stop("gohere", "deploy "+deployID+" of car "+strconv.Itoa(id)+" finished "+string(status), now)
+		}
 		e = t.everyone(EventDeployed, "gohere", now)
 	case car.State == Staging:
 		car.State, car.Since = Verifying, now
@@ -451,9 +451,11 @@ func (t *Train) Deployed(deployID string, status gohere.Status, now time.Time) (
 }
 
 // Idle moves the first member of the head car who has not answered for
-// idle to the next car (a new one when the next is full), so that the rest
-// need not wait; ok is false when nobody is idle, or when nobody else waits
-// behind them. A stopped train does not move.
+// idle to the car behind it (a new one, put right behind the head car,
+// when that one is full), so that the rest need not wait. It does so only
+// when someone waits on them: another member of the head car who answered
+// within idle, or someone in a later car who did. ok is false, and nothing
+// changed, otherwise. A stopped train does not move.
 func (t *Train) Idle(now time.Time, idle time.Duration, carSize int) (_ Event, ok bool) {
 	if carSize < 1 {
 		carSize = 1
@@ -467,13 +469,22 @@ func (t *Train) Idle(now time.Time, idle time.Duration, carSize int) (_ Event, o
 	m.State, m.Since = Waiting, now
 	id := car.ID
 	car.Members = slices.Delete(car.Members, mi, mi+1)
+	var to int
 	if len(t.Cars) > 1 && len(t.Cars[1].Members) < carSize {
 		t.Cars[1].Members = append(t.Cars[1].Members, m)
+		to = t.Cars[1].ID
 	} else {
+		// Right behind the head car; behind the next one too when the
+		// head car is left empty, so that the next one leads.
+		at := 1
+		if len(car.Members) == 0 && len(t.Cars) > 1 {
+			at = 2
+		}
 		t.LastCar++
-		t.Cars = slices.Insert(t.Cars, 1, Car{ID: t.LastCar, State: Boarding, Since: now, Members: []Member{m}})
+		to = t.LastCar
+		t.Cars = slices.Insert(t.Cars, at, Car{ID: to, State: Boarding, Since: now, Members: []Member{m}})
+		car = &t.Cars[0] // Insert may have moved the slice
 	}
-	to := t.Cars[1].ID
 	if len(car.Members) == 0 {
 		t.Cars = slices.Delete(t.Cars, 0, 1)
 	}
@@ -486,18 +497,39 @@ func (t *Train) Idle(now time.Time, idle time.Duration, carSize int) (_ Event, o
 
 // idleMember is the index in the head car of its first member who has not
 // answered what the car waits for within idle, -1 when there is none or
-// nobody else waits behind them.
+// nobody active waits on them (see Idle).
 func (t *Train) idleMember(now time.Time, idle time.Duration) int {
 	car, ok := t.Head()
-	if !ok || t.Stopped || idle <= 0 || (len(car.Members) == 1 && len(t.Cars) == 1) {
+	if !ok || t.Stopped || idle <= 0 {
 		return -1
 	}
 	waitsFor := map[CarState]MemberState{Boarding: Waiting, Pushing: Waiting, Verifying: In}[car.State]
-	return slices.IndexFunc(car.Members, func(m Member) bool { return waitsFor != "" && m.State == waitsFor && now.Sub(m.Since) >= idle })
+	if waitsFor == "" {
+		return -1
+	}
+	isIdle := func(m Member) bool { return m.State == waitsFor && now.Sub(m.Since) >= idle }
+	mi := slices.IndexFunc(car.Members, isIdle)
+	if mi < 0 {
+		return -1
+	}
+	active := func(m Member) bool { return now.Sub(m.Since) < idle }
+	for j, m := range car.Members {
+		if j != mi && !isIdle(m) {
+			return mi // a member of the car waits on them
+		}
+	}
+	for _, c := range t.Cars[1:] {
+		if slices.ContainsFunc(c.Members, active) {
+			return mi // a later car does
+		}
+	}
+	return -1
 }
 
 // Due reports whether a sweep at now may change the train: its head car
-// waits for a deploy to finish, or has an idle member.
+// waits for a deploy to finish (a stopped train only minds a failure, but
+// reading the deploy is how to know), or has an idle member someone waits
+// on.
 func (t *Train) Due(now time.Time, idle time.Duration) bool {
 	if h, ok := t.Head(); ok && h.DeployID != "" {
 		return true

@@ -256,7 +256,119 @@ func TestInWithChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []gohere.Change{{Commit: "a1", Author: "alice", Title: "fix tax"}, {Commit: "b2", Author: "bob", Title: "retry"}, {Commit: "b3", Author: "bob"}}
-	if diff := cmp.Diff(want, tr.Changes()); diff != "" {
+	var got []gohere.Change
+	for _, m := range tr.Cars[0].Members {
+		got = append(got, m.Changes...)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("the car's changes (-want +got):\n%s", diff)
+	}
+}
+
+// TestStoppedTrainDoesNotMove: a deploy that succeeds while the train is
+// stopped does not move the car, which keeps the deploy and moves once a
+// human starts the train; a failure of a stopped train keeps who stopped
+// it first, and why.
+func TestStoppedTrainDoesNotMove(t *testing.T) {
+	staged := func(t *testing.T) train.Train {
+		t.Helper()
+		tr := run(t, []step{
+			{do: join("a"), want: "car1:boarding[a:waiting]", kind: train.EventJoined},
+			{do: join("b"), want: "car1:boarding[a:waiting b:waiting]", kind: train.EventJoined},
+			{do: in("a"), want: "car1:pushing[a:in b:waiting]", kind: train.EventIn},
+			{do: in("b"), want: "car1:staging[a:in b:in]", kind: train.EventIn, moved: true},
+			{do: deploying(person("a"), "d1"), want: "car1:staging[a:in b:in]", kind: train.EventDeploying},
+		})
+		if _, err := tr.Stop(person("b"), "payments is down", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	t.Run("a success waits for the start", func(t *testing.T) {
+		tr := staged(t)
+		if ev, ok := tr.Deployed("d1", gohere.StatusSucceeded, t0.Add(2*time.Hour)); ok {
+			t.Fatalf("a stopped train moved: %+v", ev)
+		}
+		if h, _ := tr.Head(); shape(tr) != "stopped car1:staging[a:in b:in]" || h.DeployID != "d1" {
+			t.Fatalf("after a success while stopped: %s, deploy %q; want staging with d1 kept", shape(tr), h.DeployID)
+		}
+		if _, err := tr.Start(person("ivan"), t0.Add(3*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		ev, ok := tr.Deployed("d1", gohere.StatusSucceeded, t0.Add(3*time.Hour))
+		if !ok || !ev.Moved || shape(tr) != "car1:verifying[a:in b:in]" {
+			t.Fatalf("after the start: ok=%v moved=%v %s; want verifying", ok, ev.Moved, shape(tr))
+		}
+	})
+	t.Run("a failure keeps the first stopper", func(t *testing.T) {
+		tr := staged(t)
+		ev, ok := tr.Deployed("d1", gohere.StatusFailed, t0.Add(2*time.Hour))
+		if !ok {
+			t.Fatal("the failure of the car's deploy changed nothing")
+		}
+		if h, _ := tr.Head(); !tr.Stopped || tr.StoppedBy != "b" || tr.Reason != "payments is down" || h.DeployID != "" || ev.Reason != "payments is down" {
+			t.Errorf("after a failure while stopped: stopped=%v by %q: %q, deploy %q, event reason %q; want b's stop kept and the deploy let go",
+				tr.Stopped, tr.StoppedBy, tr.Reason, h.DeployID, ev.Reason)
+		}
+	})
+}
+
+// TestIdleNobodyWaits: idle members nobody waits on stay where they are,
+// however many idle periods pass: no car 2, 3, 4… and no messages.
+func TestIdleNobodyWaits(t *testing.T) {
+	tests := []struct {
+		name, want string
+		carSize    int
+		joins      map[string]time.Duration // after t0
+	}{
+		{name: "two idle in a one-car train", carSize: 3, joins: map[string]time.Duration{"a": 0, "b": 0},
+			want: "car1:boarding[a:waiting b:waiting]"},
+		{name: "everyone idle, later car too", carSize: 2, joins: map[string]time.Duration{"a": 0, "b": 0, "c": 0},
+			want: "car1:boarding[a:waiting b:waiting] car2:boarding[c:waiting]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, _ := train.New("checkout")
+			for _, n := range []string{"a", "b", "c"} {
+				if d, ok := tt.joins[n]; ok {
+					if _, err := tr.Join(person(n), tt.carSize, t0.Add(d)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for k := 1; k <= 10; k++ {
+				now := t0.Add(time.Duration(k) * 31 * time.Minute)
+				if tr.Due(now, 30*time.Minute) {
+					t.Errorf("sweep %d: due, want not", k)
+				}
+				if ev, ok := tr.Idle(now, 30*time.Minute, tt.carSize); ok {
+					t.Fatalf("sweep %d: moved %s (%s): nobody waits on them", k, ev.Member, ev.Reason)
+				}
+			}
+			if got := shape(tr); got != tt.want {
+				t.Errorf("train = %s, want %s", got, tt.want)
+			}
+		})
+	}
+	// Someone active in a later car waits on them: they move, once.
+	tr, _ := train.New("checkout")
+	for _, j := range []struct {
+		n  string
+		at time.Duration
+	}{{"a", 0}, {"b", 0}, {"c", 50 * time.Minute}} {
+		if _, err := tr.Join(person(j.n), 2, t0.Add(j.at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(time.Hour)
+	moves := 0
+	for range 10 {
+		if _, ok := tr.Idle(now, 30*time.Minute, 2); !ok {
+			break
+		}
+		moves++
+	}
+	if got, want := shape(tr), "car2:boarding[c:waiting a:waiting] car3:boarding[b:waiting]"; moves != 2 || got != want {
+		t.Errorf("%d moves, train = %s; want 2 and %s", moves, got, want)
 	}
 }
