@@ -199,3 +199,18 @@ func TestSequentialConfigProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestSequentialRejectionSurvivesBrokenData: a regression found at an
+// early look stays High when a later look's data can no longer be tested
+// (the canary's series shrank: a store that lost points).
+func TestSequentialRejectionSurvivesBrokenData(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	looks := seqLooks(rng, 12, 40, 1.5, 1, 1)
+	last := looks[len(looks)-1]
+	last.Canary["latencya"] = Samples{Values: last.Canary["latencya"].Values[:10]}
+	rep, ev := JudgeSequential(seqConfig(1, 0), looks)
+	m := rep.Metrics[0]
+	if ev.Metrics[0].RejectedAt == 0 || m.Label != LabelHigh || !strings.Contains(m.Reason, "rejected at look") {
+		t.Errorf("latency %s (%s), rejected at look %d; want High, rejected early, whatever the last look's data", m.Label, m.Reason, ev.Metrics[0].RejectedAt)
+	}
+}

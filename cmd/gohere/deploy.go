@@ -320,7 +320,7 @@ func markConfigOnly(req *client.StartRequest, trainName string) error {
 		return gohere.Errorf(gohere.Invalid, "--config-only: give the changes it ships (--change SHA:AUTHOR:TITLE)")
 	}
 	for i, c := range req.Changes {
-		if !strings.HasPrefix(strings.TrimSpace(c.Title), annotate.ConfigPrefix) {
+		if !gohere.Titled(c.Title, annotate.ConfigPrefix) {
 			req.Changes[i].Title = strings.TrimSpace(annotate.ConfigPrefix + " " + c.Title)
 		}
 	}

@@ -148,7 +148,7 @@ func (e *evaluator) countPerLook(ctx context.Context, got map[sideKey]*fetched, 
 		if f.rec.Part == "" || f.summed || f.err != nil {
 			continue
 		}
-		q, ok := widenRanges(f.rec.Query, interval)
+		q, ok := WidenRanges(f.rec.Query, interval)
 		if !ok {
 			continue
 		}

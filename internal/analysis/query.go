@@ -207,12 +207,12 @@ type fetched struct {
 	step   time.Duration
 	series []prom.Series
 	err    error
-	// summed: a rate metric's part that widenRanges could not rewrite, so
+	// summed: a rate metric's part that WidenRanges could not rewrite, so
 	// its range points are added up.
 	summed bool
 }
 
-// widenRanges sets every range selector of a rate metric's part ([1m] in
+// WidenRanges sets every range selector of a rate metric's part ([1m] in
 // increase(x[1m])) to the whole window, so that the query evaluated once at
 // the window's end counts exactly the window's events: adding up the points
 // of a range query counts each event window/step times (or misses some),
@@ -221,7 +221,7 @@ type fetched struct {
 // that is not a plain duration, when it asks a per-second rate (rate,
 // irate: widened, they would average, not count) and when it pins its
 // evaluation time with @: its points are added up as before.
-func widenRanges(q string, window time.Duration) (string, bool) {
+func WidenRanges(q string, window time.Duration) (string, bool) {
 	var b strings.Builder
 	widened := false
 	word := 0 // where the identifier ending at i began
@@ -323,7 +323,7 @@ func (e *evaluator) fetchAll(ctx context.Context, qs compiled, t Target, canary,
 				if p.name != "" {
 					// A rate metric's part counts events: one total over the
 					// window, evaluated at its end.
-					if wide, ok := widenRanges(q, w.End.Sub(w.Start)); ok {
+					if wide, ok := WidenRanges(q, w.End.Sub(w.Start)); ok {
 						f.rec.Query, f.rec.Start = wide, w.End
 					} else {
 						f.summed = true

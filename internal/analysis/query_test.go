@@ -284,9 +284,9 @@ func TestWidenRanges(t *testing.T) {
 		{`sum(increase(x[5m] @ start()))`, `sum(increase(x[5m] @ start()))`, false}, // pinned in time
 		{`sum(increase(rate_limited_total{op="rate("}[1m]))`, `sum(increase(rate_limited_total{op="rate("}[1800s]))`, true},
 	} {
-		got, ok := widenRanges(c.query, 30*time.Minute)
+		got, ok := WidenRanges(c.query, 30*time.Minute)
 		if got != c.want || ok != c.ok {
-			t.Errorf("widenRanges(%s) = %s, %v; want %s, %v", c.query, got, ok, c.want, c.ok)
+			t.Errorf("WidenRanges(%s) = %s, %v; want %s, %v", c.query, got, ok, c.want, c.ok)
 		}
 	}
 }
@@ -338,14 +338,14 @@ func FuzzWidenRanges(f *testing.F) {
 		f.Add(q)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
-		wide, ok := widenRanges(q, 20*time.Minute)
+		wide, ok := WidenRanges(q, 20*time.Minute)
 		if !ok {
 			if wide != q {
 				t.Fatalf("not widened but changed: %q → %q", q, wide)
 			}
 			return
 		}
-		again, ok := widenRanges(wide, 20*time.Minute)
+		again, ok := WidenRanges(wide, 20*time.Minute)
 		if !ok || again != wide {
 			t.Fatalf("widening %q twice: %q then %q (%v)", q, wide, again, ok)
 		}

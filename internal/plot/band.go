@@ -36,26 +36,14 @@ func (c BandChart) SVG() template.HTML {
 			Series{Name: b.Name + " high", Class: "band-edge " + b.Class, Points: b.High})
 	}
 	ch.Series = append(ch.Series, c.Series...)
-	x0, x1, y0, y1, ok := ch.bounds() // the scale of Chart.SVG, for the areas
+	f, ok := ch.frame() // the scale of Chart.SVG, for the areas
 	out := string(ch.SVG())
 	if !ok {
 		return template.HTML(out) // #nosec: Chart.SVG's output
 	}
-	w, h := ch.Width, ch.Height
-	if w <= 0 {
-		w = 640
-	}
-	if h <= 0 {
-		h = 240
-	}
-	pw, ph := float64(w-marginLeft-marginRight), float64(h-marginTop-marginBottom)
-	sx := func(t time.Time) float64 {
-		return marginLeft + pw*float64(t.Sub(x0))/float64(max(x1.Sub(x0), time.Nanosecond))
-	}
-	sy := func(v float64) float64 { return marginTop + ph*(1-(v-y0)/(y1-y0)) }
 	var areas strings.Builder
 	for _, b := range c.Bands {
-		for _, d := range areaPaths(b, sx, sy) {
+		for _, d := range areaPaths(b, f.x, f.y) {
 			// Presentation attributes, not style: a page's stylesheet may
 			// override them, and without one the area is still a light wash.
 			fmt.Fprintf(&areas, `<path class="area %s" fill="#0b57d0" fill-opacity="0.2" stroke="none" d="%s"><title>%s</title></path>`,

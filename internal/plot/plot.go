@@ -69,29 +69,20 @@ const (
 // SVG renders the chart. A chart without a single finite point says so in
 // the picture instead of drawing empty axes that look like a flat line.
 func (c Chart) SVG() template.HTML {
-	w, h := c.Width, c.Height
-	if w <= 0 {
-		w = 640
-	}
-	if h <= 0 {
-		h = 240
-	}
+	f, ok := c.frame()
+	w, h := f.w, f.h
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
 		w, h, w, h, esc(c.Title))
 	fmt.Fprintf(&b, `<title>%s</title>`, esc(c.Title))
 	fmt.Fprintf(&b, `<text class="title" x="%d" y="18">%s</text>`, marginLeft, esc(c.Title))
 
-	x0, x1, y0, y1, ok := c.bounds()
 	if !ok {
 		fmt.Fprintf(&b, `<text class="nodata" x="%d" y="%d" text-anchor="middle">no data</text></svg>`, w/2, h/2)
 		return template.HTML(b.String()) // #nosec: every user string went through esc
 	}
-	pw, ph := float64(w-marginLeft-marginRight), float64(h-marginTop-marginBottom)
-	sx := func(t time.Time) float64 {
-		return marginLeft + pw*float64(t.Sub(x0))/float64(max(x1.Sub(x0), time.Nanosecond))
-	}
-	sy := func(v float64) float64 { return marginTop + ph*(1-(v-y0)/(y1-y0)) }
+	x0, x1, y0, y1, pw, ph := f.x0, f.x1, f.y0, f.y1, f.pw, f.ph
+	sx, sy := f.x, f.y
 
 	fmt.Fprintf(&b, `<rect class="plot" x="%d" y="%d" width="%s" height="%s"/>`, marginLeft, marginTop, num(pw), num(ph))
 	ticks := niceTicks(y0, y1, 5)
@@ -134,6 +125,37 @@ func (c Chart) SVG() template.HTML {
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // #nosec: every user string went through esc
 }
+
+// frame is where a chart draws: its size, the plot area inside the
+// margins and the ranges it maps onto it.
+type frame struct {
+	w, h   int
+	pw, ph float64
+	x0, x1 time.Time
+	y0, y1 float64
+}
+
+// frame sizes the chart (640×240 by default) and scales it to its bounds;
+// ok is false without a finite point.
+func (c Chart) frame() (frame, bool) {
+	f := frame{w: c.Width, h: c.Height}
+	if f.w <= 0 {
+		f.w = 640
+	}
+	if f.h <= 0 {
+		f.h = 240
+	}
+	f.pw, f.ph = float64(f.w-marginLeft-marginRight), float64(f.h-marginTop-marginBottom)
+	var ok bool
+	f.x0, f.x1, f.y0, f.y1, ok = c.bounds()
+	return f, ok
+}
+
+func (f frame) x(t time.Time) float64 {
+	return marginLeft + f.pw*float64(t.Sub(f.x0))/float64(max(f.x1.Sub(f.x0), time.Nanosecond))
+}
+
+func (f frame) y(v float64) float64 { return marginTop + f.ph*(1-(v-f.y0)/(f.y1-f.y0)) }
 
 // bounds returns the time and value range of all finite points, the value
 // range padded so flat lines sit inside the plot.

@@ -126,7 +126,9 @@ func recordedLine(queries []analysis.Query, iv store.Interval, metric, role, par
 		if role == analysis.RoleBaseline {
 			from = iv.BaselineStart
 		}
-		q.Query = strings.ReplaceAll(q.Query, "["+promRange(q.End.Sub(from))+"]", "["+promRange(step)+"]")
+		if perStep, ok := analysis.WidenRanges(q.Query, step); ok {
+			q.Query = perStep
+		}
 		q.Start = from
 	}
 	if err != nil || step <= 0 || !q.End.After(q.Start) {
@@ -157,14 +159,6 @@ func splitLabelSet(name string) (string, map[string]string) {
 	return base, labels
 }
 
-// promRange writes a duration as the runner writes a window into a
-// range selector: in seconds when whole.
-func promRange(d time.Duration) string {
-	if d%time.Second == 0 {
-		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
-	}
-	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-}
 
 // draw overlays both sides on one y-axis, or says why a side is missing:
 // a chart with one line would read like a comparison that found nothing.
