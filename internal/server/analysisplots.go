@@ -159,7 +159,6 @@ func splitLabelSet(name string) (string, map[string]string) {
 	return base, labels
 }
 
-
 // draw overlays both sides on one y-axis, or says why a side is missing:
 // a chart with one line would read like a comparison that found nothing.
 func (p *metricPlot) draw() {
